@@ -1,0 +1,13 @@
+"""fairseq-unilmv2: UniLMv2 (PMLM) pre-training, seq2seq fine-tuning and generation for fairseq.
+
+Importing the package registers every task, criterion, model and architecture (fairseq does
+not auto-import a user dir's ``criterions/``) and makes fairseq's checkpoint loader work
+under torch >= 2.6 without turning ``weights_only`` off (see ``checkpoint_safety``).
+"""
+from . import checkpoint_safety
+
+checkpoint_safety.install()
+
+from .criterions import pmlm as _pmlm_criterion  # noqa: E402,F401
+from .models import unilmv2 as _unilmv2_model  # noqa: E402,F401
+from .tasks import pmlm as _pmlm_task  # noqa: E402,F401

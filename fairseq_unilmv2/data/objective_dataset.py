@@ -1,0 +1,96 @@
+"""A dataset that turns token blocks into objective-specific packed examples.
+
+Masking happens in ``__getitem__`` from a generator seeded by (seed, epoch, index), as in
+fairseq's MaskTokensDataset, so a run is reproducible from ``--seed``, resuming gives the same
+masks, every epoch gets fresh ones, and DataLoader workers never share random state.
+"""
+from dataclasses import asdict
+from typing import Callable, Dict
+
+import numpy as np
+import torch
+from fairseq.data import FairseqDataset, data_utils
+
+from ..masking import roles
+
+# Padding value of each packed field; ``tokens`` and ``target`` pad with the dictionary's pad.
+FIELD_PAD = {"positions": 0, "kind": roles.PAD, "step": -1}
+
+
+class ObjectiveDataset(FairseqDataset):
+    def __init__(
+        self,
+        dataset,
+        pack: Callable[[np.ndarray, np.random.Generator], object],
+        pad_idx: int,
+        seed: int,
+        length_factor: float,
+    ):
+        """``pack(tokens, rng)`` returns a dataclass of equally long 1-D arrays (tokens,
+        positions, kind, step, target). ``length_factor`` estimates packed length / input
+        length, so ``--max-tokens`` batching accounts for the appended tokens."""
+        self.dataset = dataset
+        self.pack = pack
+        self.pad_idx = pad_idx
+        self.seed = seed
+        self.length_factor = length_factor
+        self.sizes = np.asarray(dataset.sizes)
+        self.epoch = 1
+
+    @property
+    def can_reuse_epoch_itr_across_epochs(self):
+        return True  # batches can be reused; masks change with self.epoch in __getitem__
+
+    def set_epoch(self, epoch, **unused):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        tokens = self.dataset[index].numpy()
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        example = asdict(self.pack(tokens, rng))
+        return {"id": index, **{k: torch.from_numpy(np.asarray(v)) for k, v in example.items()}}
+
+    def num_tokens(self, index):
+        return int(np.ceil(self.sizes[index] * self.length_factor))
+
+    def size(self, index):
+        return self.sizes[index]  # checked against --tokens-per-sample before packing
+
+    def ordered_indices(self):
+        # Random order (fixed by the seed) with length sorting on top, as fairseq's masked_lm.
+        with data_utils.numpy_seed(self.seed):
+            shuffle = np.random.permutation(len(self))
+        return shuffle[np.argsort(self.sizes[shuffle], kind="mergesort")]
+
+    @property
+    def supports_prefetch(self):
+        return getattr(self.dataset, "supports_prefetch", False)
+
+    def prefetch(self, indices):
+        self.dataset.prefetch(indices)
+
+    def collater(self, samples) -> Dict:
+        if len(samples) == 0:
+            return {}
+        length = max(len(s["tokens"]) for s in samples)
+
+        def stack(name, pad):
+            out = torch.full((len(samples), length), pad, dtype=samples[0][name].dtype)
+            for i, s in enumerate(samples):
+                out[i, : len(s[name])] = s[name]
+            return out
+
+        tokens = stack("tokens", self.pad_idx)
+        return {
+            "id": torch.tensor([s["id"] for s in samples]),
+            "nsentences": len(samples),
+            "ntokens": int(tokens.ne(self.pad_idx).sum()),
+            "net_input": {
+                "src_tokens": tokens,
+                **{name: stack(name, pad) for name, pad in FIELD_PAD.items()},
+            },
+            "target": stack("target", self.pad_idx),
+        }

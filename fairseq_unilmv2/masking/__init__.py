@@ -1,0 +1,1 @@
+"""Pure, vectorised masking and attention-mask building (no nn.Modules here)."""

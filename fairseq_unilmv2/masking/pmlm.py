@@ -1,0 +1,106 @@
+"""Packing one PMLM example (Bao et al. 2020, Fig. 2/3).
+
+Layout for ``x1..x6`` with spans {4,5} then {2} in factorization order::
+
+    x1 [M] x3 [M] [M] x6 | [P] [P] x4 x5 | [P] x2
+    positions: 1 2 3 4 5 6 | 4 5 4 5 | 2 2
+
+The corrupted text keeps its length; for every factorization step we append that step's
+``[P]`` pseudo masks followed by its original tokens, all reusing the original position ids.
+``kind``/``step`` describe each token's role for the attention rule (see ``attention.py``).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import roles
+from .corruption import corrupt
+from .spans import SpanConfig, sample_spans
+
+
+@dataclass(frozen=True)
+class PMLMVocab:
+    mask_idx: int  # [M]
+    pseudo_idx: int  # [P]
+    pad_idx: int
+    random_low: int  # ordinary tokens for random replacement: [random_low, random_high)
+    random_high: int
+
+
+@dataclass(frozen=True)
+class PMLMExample:
+    tokens: np.ndarray  # packed input ids
+    positions: np.ndarray  # position id of each packed token
+    kind: np.ndarray  # roles.CONTEXT / PSEUDO / ORIGINAL
+    step: np.ndarray  # factorization step of appended tokens; -1 for context
+    target: np.ndarray  # original id where a prediction is made ([M] and [P]), pad elsewhere
+
+
+def build_pmlm_example(
+    tokens: np.ndarray,
+    maskable: np.ndarray,
+    vocab: PMLMVocab,
+    spans: SpanConfig,
+    random_token_prob: float,
+    leave_unmasked_prob: float,
+    rng: np.random.Generator,
+) -> PMLMExample:
+    """Sample spans and an order for ``tokens`` (1-D ids), corrupt them and pack the input.
+
+    ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``); spans are
+    contiguous over the maskable tokens, so a span may step over a special symbol between
+    them, which is then left in place.
+    """
+    candidates = np.flatnonzero(maskable)
+    starts, lengths = sample_spans(len(candidates), spans, rng)
+    step_of = np.repeat(np.arange(len(lengths)), lengths)
+    within = np.arange(step_of.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    masked_pos = candidates[np.repeat(starts, lengths) + within]
+
+    context = tokens.copy()
+    context[masked_pos] = corrupt(
+        tokens[masked_pos], vocab.mask_idx, vocab.random_low, vocab.random_high,
+        random_token_prob, leave_unmasked_prob, rng,
+    )
+    return pack_pmlm(tokens, context, masked_pos, step_of, vocab.pseudo_idx, vocab.pad_idx)
+
+
+def pack_pmlm(
+    tokens: np.ndarray,
+    context: np.ndarray,
+    masked_pos: np.ndarray,
+    step_of: np.ndarray,
+    pseudo_idx: int,
+    pad_idx: int,
+) -> PMLMExample:
+    """Pack original ``tokens`` and their corrupted copy ``context``.
+
+    ``masked_pos`` lists the masked positions grouped by factorization step in order, left to
+    right within a step; ``step_of`` gives each one's step (0, 0, 1, ...).
+    """
+    n, total = len(tokens), len(masked_pos)
+    # Per step: its [P]s, then its originals, each in text order.
+    app_pos = np.empty(2 * total, dtype=np.int64)
+    app_kind = np.empty(2 * total, dtype=np.int64)
+    app_step = np.repeat(step_of, 2)
+    step_start = np.searchsorted(step_of, step_of)  # first index of each token's step
+    step_len = np.bincount(step_of, minlength=1)[step_of] if total else step_of
+    offset = np.arange(total) - step_start  # rank within the step
+    slot_pseudo = 2 * step_start + offset
+    app_pos[slot_pseudo] = masked_pos
+    app_pos[slot_pseudo + step_len] = masked_pos
+    app_kind[slot_pseudo] = roles.PSEUDO
+    app_kind[slot_pseudo + step_len] = roles.ORIGINAL
+    app_tokens = np.where(app_kind == roles.PSEUDO, pseudo_idx, tokens[app_pos])
+
+    target = np.full(n + 2 * total, pad_idx, dtype=tokens.dtype)
+    target[masked_pos] = tokens[masked_pos]  # autoencoding on [M]
+    target[n + slot_pseudo] = tokens[masked_pos]  # partially autoregressive on [P]
+
+    return PMLMExample(
+        tokens=np.concatenate([context, app_tokens]).astype(tokens.dtype),
+        positions=np.concatenate([np.arange(n), app_pos]),
+        kind=np.concatenate([np.full(n, roles.CONTEXT), app_kind]),
+        step=np.concatenate([np.full(n, -1), app_step]),
+        target=target,
+    )

@@ -1,0 +1,68 @@
+"""Blockwise span sampling and factorization order for PMLM (Bao et al. 2020, §3.3).
+
+Our defaults (../shared/README.md §7; the paper's exact recipe is not public): mask 15% of the
+maskable tokens; each span is an n-gram with n ~ U{2..6} 40% of the time and a single token
+60% of the time; spans do not overlap; the factorization order is a uniformly random
+permutation of the spans (each span is one step, predicted jointly).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SpanConfig:
+    mask_prob: float = 0.15
+    ngram_prob: float = 0.4
+    min_ngram: int = 2
+    max_ngram: int = 6
+
+
+def num_to_mask(num_candidates: int, mask_prob: float, rng: np.random.Generator) -> int:
+    """Probabilistic rounding of mask_prob * n (as fairseq's MaskTokensDataset), so short
+    sequences are masked at the right rate on average."""
+    if num_candidates == 0:
+        return 0
+    return min(num_candidates, int(mask_prob * num_candidates + rng.random()))
+
+
+def sample_span_lengths(total: int, cfg: SpanConfig, rng: np.random.Generator) -> np.ndarray:
+    """Span lengths summing exactly to ``total`` (the last span is cut to fit)."""
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    is_ngram = rng.random(total) < cfg.ngram_prob
+    ngram = rng.integers(cfg.min_ngram, cfg.max_ngram + 1, size=total)
+    lengths = np.where(is_ngram, ngram, 1)
+    ends = np.cumsum(lengths)
+    k = int(np.searchsorted(ends, total)) + 1  # first span count whose lengths reach total
+    lengths = lengths[:k].copy()
+    lengths[-1] -= ends[k - 1] - total
+    return lengths
+
+
+def place_spans(num_candidates: int, lengths: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Uniform non-overlapping placement of spans with the given lengths (in that order along
+    the sequence) among ``num_candidates`` slots, by stars and bars: choose which K of the
+    ``num_candidates - sum(lengths) + K`` items are spans. Returns span start offsets."""
+    k = len(lengths)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    free = num_candidates - int(lengths.sum())
+    assert free >= 0, "spans longer than the sequence"
+    slots = np.sort(rng.choice(free + k, size=k, replace=False))
+    before = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return slots - np.arange(k) + before
+
+
+def sample_spans(num_candidates: int, cfg: SpanConfig, rng: np.random.Generator):
+    """Spans over candidate indices ``0..num_candidates-1``, listed in factorization order.
+
+    Returns ``(starts, lengths)``: span i of the factorization covers candidate indices
+    ``starts[i] .. starts[i] + lengths[i] - 1``.
+    """
+    total = num_to_mask(num_candidates, cfg.mask_prob, rng)
+    lengths = sample_span_lengths(total, cfg, rng)
+    lengths = lengths[rng.permutation(len(lengths))]  # which lengths go where along the text
+    starts = place_spans(num_candidates, lengths, rng)
+    order = rng.permutation(len(lengths))  # factorization order over the spans
+    return starts[order], lengths[order]

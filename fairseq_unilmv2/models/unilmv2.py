@@ -1,0 +1,99 @@
+"""The ``unilmv2`` model and its size presets, shared by every objective.
+
+The model knows nothing about objectives: it takes token ids, position ids and a boolean
+attention mask (built by the objective's pure mask function), and predicts tokens at the
+positions the criterion asks for.
+"""
+from dataclasses import dataclass, field
+
+from fairseq.dataclass import FairseqDataclass
+from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
+from fairseq.utils import safe_getattr
+
+from ..modules.transformer import UniLMTransformer
+
+
+@dataclass
+class UniLMv2Config(FairseqDataclass):
+    encoder_layers: int = field(default=12, metadata={"help": "number of Transformer layers"})
+    encoder_embed_dim: int = field(default=768, metadata={"help": "hidden size"})
+    encoder_ffn_embed_dim: int = field(default=3072, metadata={"help": "feed-forward inner size"})
+    encoder_attention_heads: int = field(default=12, metadata={"help": "attention heads"})
+    max_positions: int = field(default=512, metadata={"help": "size of the learned absolute position table"})
+    num_segments: int = field(default=2, metadata={"help": "segment (token type) embeddings; 0 disables"})
+    rel_pos_buckets: int = field(
+        default=32, metadata={"help": "relative position buckets shared by all layers; 0 disables the bias"}
+    )
+    rel_pos_max_distance: int = field(
+        default=128, metadata={"help": "distance beyond which relative positions share a bucket"}
+    )
+    dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and sublayer outputs"})
+    attention_dropout: float = field(default=0.1, metadata={"help": "dropout on attention weights"})
+    activation_dropout: float = field(default=0.0, metadata={"help": "dropout after the FFN activation"})
+
+
+@register_model("unilmv2", dataclass=UniLMv2Config)
+class UniLMv2Model(BaseFairseqModel):
+    def __init__(self, cfg: UniLMv2Config, dictionary):
+        super().__init__()
+        self.cfg = cfg
+        self.transformer = UniLMTransformer(
+            vocab_size=len(dictionary),
+            padding_idx=dictionary.pad(),
+            layers=cfg.encoder_layers,
+            dim=cfg.encoder_embed_dim,
+            ffn_dim=cfg.encoder_ffn_embed_dim,
+            heads=cfg.encoder_attention_heads,
+            max_positions=cfg.max_positions,
+            num_segments=cfg.num_segments,
+            rel_pos_buckets=cfg.rel_pos_buckets,
+            rel_pos_max_distance=cfg.rel_pos_max_distance,
+            dropout=cfg.dropout,
+            attention_dropout=cfg.attention_dropout,
+            activation_dropout=cfg.activation_dropout,
+        )
+
+    @classmethod
+    def build_model(cls, cfg, task):
+        return cls(cfg, task.source_dictionary)
+
+    def forward(self, src_tokens, positions, attn_mask, segments=None, masked_tokens=None):
+        """Logits (N, V) at ``masked_tokens`` (bool, B x L), or (B, L, V) at every position."""
+        hidden = self.transformer(src_tokens, positions, attn_mask, segments)
+        if masked_tokens is not None:
+            hidden = hidden[masked_tokens]  # project only where a loss is taken
+        return self.transformer.lm_head(hidden)
+
+    def max_positions(self):
+        return self.cfg.max_positions
+
+
+def _sizes(args, layers, dim, heads):
+    args.encoder_layers = safe_getattr(args, "encoder_layers", layers)
+    args.encoder_embed_dim = safe_getattr(args, "encoder_embed_dim", dim)
+    args.encoder_ffn_embed_dim = safe_getattr(args, "encoder_ffn_embed_dim", 4 * args.encoder_embed_dim)
+    args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", heads)
+    defaults = UniLMv2Config()
+    for name in ("max_positions", "num_segments", "rel_pos_buckets", "rel_pos_max_distance",
+                 "dropout", "attention_dropout", "activation_dropout"):
+        setattr(args, name, safe_getattr(args, name, getattr(defaults, name)))
+
+
+@register_model_architecture("unilmv2", "unilmv2_tiny")
+def unilmv2_tiny(args):
+    _sizes(args, layers=2, dim=128, heads=2)
+
+
+@register_model_architecture("unilmv2", "unilmv2_small")
+def unilmv2_small(args):
+    _sizes(args, layers=6, dim=384, heads=12)
+
+
+@register_model_architecture("unilmv2", "unilmv2_base")
+def unilmv2_base(args):
+    _sizes(args, layers=12, dim=768, heads=12)
+
+
+@register_model_architecture("unilmv2", "unilmv2_large")
+def unilmv2_large(args):
+    _sizes(args, layers=24, dim=1024, heads=16)

@@ -1,0 +1,142 @@
+"""The one Transformer every objective runs on: BERT-style (post-LayerNorm, GELU, learned
+absolute positions + shared relative position bias, tied output embeddings), taking explicit
+position ids and an arbitrary per-example attention mask.
+
+Layers return their keys/values so that seq2seq decoding can cache them (``past``).
+"""
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .relative_position import RelativePositionBias
+
+KeyValue = Tuple[torch.Tensor, torch.Tensor]
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"--encoder-embed-dim {dim} must be divisible by --encoder-attention-heads {heads}")
+        self.heads = heads
+        self.dropout = dropout
+        self.qkv = nn.Linear(dim, 3 * dim)  # fused projection: one matmul instead of three
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor, past: Optional[KeyValue] = None):
+        b, length, dim = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k = torch.cat([past[0], k], dim=2)
+            v = torch.cat([past[1], v], dim=2)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+        )
+        return self.out(y.transpose(1, 2).reshape(b, length, dim)), (k, v)
+
+
+class TransformerLayer(nn.Module):
+    def __init__(self, dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout):
+        super().__init__()
+        self.attn = SelfAttention(dim, heads, attention_dropout)
+        self.attn_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.fc1 = nn.Linear(dim, ffn_dim)
+        self.fc2 = nn.Linear(ffn_dim, dim)
+        self.ffn_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.dropout = nn.Dropout(dropout)
+        self.activation_dropout = nn.Dropout(activation_dropout)
+
+    def forward(self, x, attn_mask, past: Optional[KeyValue] = None):
+        h, kv = self.attn(x, attn_mask, past)
+        x = self.attn_norm(x + self.dropout(h))
+        h = self.fc2(self.activation_dropout(F.gelu(self.fc1(x))))
+        return self.ffn_norm(x + self.dropout(h)), kv
+
+
+class LMHead(nn.Module):
+    """BERT's prediction head with the output projection tied to the input embeddings."""
+
+    def __init__(self, dim: int, embed_weight: nn.Parameter):
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-12)
+        self.weight = embed_weight
+        self.bias = nn.Parameter(torch.zeros(embed_weight.size(0)))
+
+    def forward(self, x):
+        return F.linear(self.norm(F.gelu(self.dense(x))), self.weight, self.bias)
+
+
+class UniLMTransformer(nn.Module):
+    def __init__(
+        self,
+        vocab_size: int,
+        padding_idx: int,
+        layers: int,
+        dim: int,
+        ffn_dim: int,
+        heads: int,
+        max_positions: int,
+        num_segments: int,
+        rel_pos_buckets: int,
+        rel_pos_max_distance: int,
+        dropout: float,
+        attention_dropout: float,
+        activation_dropout: float,
+    ):
+        super().__init__()
+        self.max_positions = max_positions
+        self.heads = heads
+        self.embed_tokens = nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
+        self.embed_positions = nn.Embedding(max_positions, dim)
+        self.embed_segments = nn.Embedding(num_segments, dim) if num_segments > 0 else None
+        self.embed_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.embed_dropout = nn.Dropout(dropout)
+        self.rel_pos = (
+            RelativePositionBias(rel_pos_buckets, rel_pos_max_distance, heads) if rel_pos_buckets > 0 else None
+        )
+        self.layers = nn.ModuleList(
+            TransformerLayer(dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout)
+            for _ in range(layers)
+        )
+        self.lm_head = LMHead(dim, self.embed_tokens.weight)
+        self.apply(_init_bert_weights)
+
+    def embed(self, tokens, positions, segments=None):
+        x = self.embed_tokens(tokens) + self.embed_positions(positions)
+        if self.embed_segments is not None:
+            x = x + (self.embed_segments(segments) if segments is not None else self.embed_segments.weight[0])
+        return self.embed_dropout(self.embed_norm(x))
+
+    def attention_bias(self, allowed, query_positions, key_positions):
+        """Float additive mask (B, H, Lq, Lk): relative position bias, -inf where not allowed.
+        Without a relative bias the bool mask goes to SDPA as is (cheaper kernels)."""
+        if self.rel_pos is None:
+            return allowed.unsqueeze(1)
+        bias = self.rel_pos(query_positions, key_positions)
+        return bias.masked_fill(~allowed.unsqueeze(1), float("-inf"))
+
+    def encode(self, x, attn_mask, past: Optional[List[KeyValue]] = None):
+        """Run the layers on embedded ``x``; returns hidden states and each layer's keys/values
+        (including ``past``)."""
+        new_past = []
+        for i, layer in enumerate(self.layers):
+            x, kv = layer(x, attn_mask, None if past is None else past[i])
+            new_past.append(kv)
+        return x, new_past
+
+    def forward(self, tokens, positions, allowed, segments=None):
+        x = self.embed(tokens, positions, segments)
+        hidden, _ = self.encode(x, self.attention_bias(allowed, positions, positions))
+        return hidden
+
+
+def _init_bert_weights(module):
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        module.weight.data.normal_(mean=0.0, std=0.02)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        module.bias.data.zero_()
+    if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+        module.weight.data[module.padding_idx].zero_()

@@ -1,0 +1,74 @@
+"""Shared test helpers: tiny models, real bundled text, subprocess runs of fairseq's CLIs."""
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fairseq_unilmv2.masking.pmlm import PMLMVocab, build_pmlm_example
+from fairseq_unilmv2.masking.spans import SpanConfig
+from fairseq_unilmv2.modules.transformer import UniLMTransformer
+
+REPO = Path(__file__).resolve().parents[1]
+USER_DIR = str(REPO / "fairseq_unilmv2")
+
+# A toy vocabulary: 0..3 fairseq specials (<s>, <pad>, </s>, <unk>), 4..43 words, 44 [M], 45 [P].
+BOS, PAD, EOS = 0, 1, 2
+VOCAB = PMLMVocab(mask_idx=44, pseudo_idx=45, pad_idx=PAD, random_low=4, random_high=44)
+VOCAB_SIZE = 46
+
+
+def tiny_transformer(seed=0, rel_pos_buckets=32, layers=2):
+    torch.manual_seed(seed)
+    model = UniLMTransformer(
+        vocab_size=VOCAB_SIZE, padding_idx=PAD, layers=layers, dim=32, ffn_dim=64, heads=4,
+        max_positions=128, num_segments=2, rel_pos_buckets=rel_pos_buckets, rel_pos_max_distance=64,
+        dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+    )
+    return model.double().eval()  # float64: "exactly zero" and 1e-5 comparisons are not about rounding
+
+
+def random_text(length, seed):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([[BOS], rng.integers(4, 44, size=length - 2), [EOS]])
+
+
+def pmlm_example(tokens, seed, mask_prob=0.3):
+    rng = np.random.default_rng(seed)
+    maskable = (tokens != BOS) & (tokens != EOS)
+    return build_pmlm_example(tokens, maskable, VOCAB, SpanConfig(mask_prob=mask_prob), 0.1, 0.1, rng)
+
+
+def multi_step_example(length, seed, min_steps=3):
+    """A sampled example with at least ``min_steps`` factorization steps (deterministic)."""
+    for s in range(seed, seed + 100):
+        ex = pmlm_example(random_text(length, s), s)
+        if len(np.unique(ex.step[ex.step >= 0])) >= min_steps:
+            return ex
+    raise AssertionError("no multi-step example found")
+
+
+def lee_corpus_lines():
+    """The Lee background corpus bundled with gensim (300 real news documents)."""
+    import gensim
+
+    path = Path(gensim.__file__).parent / "test" / "test_data" / "lee_background.cor"
+    text = path.read_text(encoding="latin-1").splitlines()
+    return [" ".join(re.findall(r"[a-z0-9]+|[^\sa-z0-9]", line.lower())) for line in text]
+
+
+def run_cli(args, cwd, timeout=600):
+    """Run a console entry point of the active environment; fail with its output."""
+    exe = str(Path(sys.executable).parent / args[0])
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    proc = subprocess.run([exe, *args[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return proc
+
+
+def check_cli(args, cwd, timeout=600):
+    proc = run_cli(args, cwd, timeout)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc.stdout + proc.stderr

@@ -6,7 +6,7 @@ positions the criterion asks for.
 """
 from dataclasses import dataclass, field
 
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
 from fairseq.utils import safe_getattr
 
@@ -30,6 +30,11 @@ class UniLMv2Config(FairseqDataclass):
     dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and sublayer outputs"})
     attention_dropout: float = field(default=0.1, metadata={"help": "dropout on attention weights"})
     activation_dropout: float = field(default=0.0, metadata={"help": "dropout after the FFN activation"})
+    seq2seq_mode: ChoiceEnum(["pseudo", "causal"]) = field(
+        default="pseudo",
+        metadata={"help": "unilm_seq2seq only: 'pseudo' = pseudo-mask fine-tuning and decoding (s2s-ft "
+                  "mask_way v2, two positions a decoding step); 'causal' = left-to-right (one position)"},
+    )
 
 
 @register_model("unilmv2", dataclass=UniLMv2Config)
@@ -75,7 +80,7 @@ def _sizes(args, layers, dim, heads):
     args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", heads)
     defaults = UniLMv2Config()
     for name in ("max_positions", "num_segments", "rel_pos_buckets", "rel_pos_max_distance",
-                 "dropout", "attention_dropout", "activation_dropout"):
+                 "dropout", "attention_dropout", "activation_dropout", "seq2seq_mode"):
         setattr(args, name, safe_getattr(args, name, getattr(defaults, name)))
 
 

@@ -15,12 +15,11 @@ from omegaconf import II, MISSING
 from ..data.objective_dataset import ObjectiveDataset
 from ..masking.pmlm import PMLMVocab, build_pmlm_example
 from ..masking.spans import SpanConfig
+from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
 
 OBJECTIVE_CHOICES = ChoiceEnum(["pmlm"])
-MASK_SYMBOL = "<mask>"
-PSEUDO_SYMBOL = "<pseudo>"
 
 
 @dataclass
@@ -69,12 +68,7 @@ class PMLMTask(FairseqTask):
     def __init__(self, cfg: PMLMTaskConfig, dictionary: Dictionary):
         super().__init__(cfg)
         self.dictionary = dictionary
-        # Random replacements come from [nspecial, num_ordinary): not the padding "madeupword"s
-        # fairseq-preprocess appends, nor the symbols added below.
-        padding = [i for i, s in enumerate(dictionary.symbols) if s.startswith("madeupword")]
-        self.num_ordinary = padding[0] if padding else len(dictionary)
-        self.mask_idx = dictionary.add_symbol(MASK_SYMBOL)
-        self.pseudo_idx = dictionary.add_symbol(PSEUDO_SYMBOL)
+        self.mask_idx, self.pseudo_idx, self.random_high = add_special_symbols(dictionary)
 
     @classmethod
     def setup_task(cls, cfg: PMLMTaskConfig, **kwargs):
@@ -117,7 +111,7 @@ class PMLMTask(FairseqTask):
             pseudo_idx=self.pseudo_idx,
             pad_idx=self.dictionary.pad(),
             random_low=self.dictionary.nspecial,
-            random_high=self.num_ordinary,
+            random_high=self.random_high,
         )
         spans = SpanConfig(self.cfg.mask_prob, self.cfg.ngram_prob, self.cfg.min_ngram, self.cfg.max_ngram)
         specials = np.array([self.dictionary.bos(), self.dictionary.eos(), self.dictionary.pad()])
@@ -150,19 +144,3 @@ class PMLMTask(FairseqTask):
 def _pack_pmlm(tokens, rng, vocab, spans, specials, random_token_prob, leave_unmasked_prob):
     maskable = ~np.isin(tokens, specials)
     return build_pmlm_example(tokens, maskable, vocab, spans, random_token_prob, leave_unmasked_prob, rng)
-
-
-def load_dictionary(path: str) -> Dictionary:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} not found: the data-bin needs the dict.txt written by fairseq-preprocess")
-    dictionary = Dictionary.load(path)
-    if len(dictionary) <= dictionary.nspecial:
-        raise ValueError(f"{path} holds no ordinary tokens: rebuild the data-bin with fairseq-preprocess")
-    for symbol in (MASK_SYMBOL, PSEUDO_SYMBOL):
-        if symbol in dictionary.indices:
-            raise ValueError(
-                f"{path} already lists {symbol}, which the task adds itself after the vocabulary: "
-                f"remove that line from dict.txt"
-            )
-    logger.info("dictionary: %d types", len(dictionary))
-    return dictionary

@@ -1,0 +1,133 @@
+"""(source, target) pairs for UniLM seq2seq, truncated to the model's room, with the
+pseudo-mask fine-tuning noise drawn in ``__getitem__`` from (seed, epoch, index)."""
+import logging
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from fairseq.data import FairseqDataset, data_utils
+
+from ..masking.corruption import corrupt
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TargetNoise:
+    """s2s-ft ``mask_way v2`` noise (defaults from s2s-ft ``run_seq2seq.py``)."""
+
+    pseudo_idx: int
+    random_low: int
+    random_high: int
+    target_mask_prob: float = 0.5  # word-drop on teacher-forced inputs
+    random_token_prob: float = 0.1  # pseudo slots fed a random token
+    leave_unmasked_prob: float = 0.1  # pseudo slots fed the true token
+
+
+class Seq2SeqDataset(FairseqDataset):
+    def __init__(self, src, tgt, dictionary, max_source_positions, max_target_positions,
+                 noise: Optional[TargetNoise] = None, seed: int = 1, name: str = ""):
+        self.src, self.tgt = src, tgt
+        self.dictionary = dictionary
+        self.bos, self.eos, self.pad = dictionary.bos(), dictionary.eos(), dictionary.pad()
+        self.max_source, self.max_target = max_source_positions, max_target_positions
+        self.noise = noise
+        self.seed = seed
+        self.epoch = 1
+        raw_src = np.asarray(src.sizes) + 1  # + <s>
+        self.src_sizes = np.minimum(raw_src, self.max_source)
+        _warn_truncated(name, "source", raw_src, self.max_source, "--max-source-positions")
+        if tgt is not None:
+            raw_tgt = np.asarray(tgt.sizes)
+            self.tgt_sizes = np.minimum(raw_tgt, self.max_target)
+            _warn_truncated(name, "target", raw_tgt, self.max_target, "--max-target-positions")
+        else:
+            self.tgt_sizes = None
+        self.sizes = self.src_sizes if self.tgt_sizes is None else np.vstack((self.src_sizes, self.tgt_sizes)).T
+
+    @property
+    def can_reuse_epoch_itr_across_epochs(self):
+        return True  # noise changes with self.epoch in __getitem__, batches need not
+
+    def set_epoch(self, epoch, **unused):
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.src)
+
+    def __getitem__(self, index):
+        src = _truncate(torch.cat([torch.tensor([self.bos]), self.src[index]]), self.max_source, self.eos)
+        item = {"id": index, "source": src}
+        if self.tgt is None:
+            return item
+        tgt = _truncate(self.tgt[index], self.max_target, self.eos)
+        item["target"] = tgt
+        if self.noise is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            n = self.noise
+            y = tgt.numpy()
+            pseudo = corrupt(y, n.pseudo_idx, n.random_low, n.random_high, n.random_token_prob,
+                             n.leave_unmasked_prob, rng)
+            drop = rng.random(len(y)) < n.target_mask_prob
+            item["target_input"] = torch.from_numpy(np.where(drop, pseudo, y))
+            item["pseudo_tokens"] = torch.from_numpy(pseudo)
+        return item
+
+    def num_tokens(self, index):
+        src = int(self.src_sizes[index])
+        return src if self.tgt_sizes is None else src + 2 * int(self.tgt_sizes[index])
+
+    def size(self, index):
+        return self.sizes[index] if self.tgt_sizes is None else tuple(self.sizes[index])
+
+    def ordered_indices(self):
+        with data_utils.numpy_seed(self.seed):
+            order = np.random.permutation(len(self))
+        if self.tgt_sizes is not None:
+            order = order[np.argsort(self.tgt_sizes[order], kind="mergesort")]
+        return order[np.argsort(self.src_sizes[order], kind="mergesort")]
+
+    @property
+    def supports_prefetch(self):
+        return False
+
+    def collater(self, samples):
+        if not samples:
+            return {}
+
+        def pad(seqs):
+            return data_utils.collate_tokens(seqs, self.pad, left_pad=False)
+
+        src = pad([s["source"] for s in samples])
+        batch = {
+            "id": torch.tensor([s["id"] for s in samples]),
+            "nsentences": len(samples),
+            "net_input": {"src_tokens": src, "src_lengths": src.ne(self.pad).sum(1)},
+        }
+        if "target" in samples[0]:
+            target = pad([s["target"] for s in samples])
+            inputs = [s.get("target_input", s["target"]) for s in samples]
+            # prev_output_tokens: <eos> then the (possibly word-dropped) target, shifted right
+            prev = pad([torch.cat([torch.tensor([self.eos]), x[:-1]]) for x in inputs])
+            batch["net_input"]["prev_output_tokens"] = prev
+            if "pseudo_tokens" in samples[0]:
+                batch["net_input"]["pseudo_tokens"] = pad([s["pseudo_tokens"] for s in samples])
+            batch["target"] = target
+            batch["ntokens"] = int(target.ne(self.pad).sum())
+        else:
+            batch["ntokens"] = int(src.ne(self.pad).sum())
+        return batch
+
+
+def _truncate(tokens, limit, eos):
+    if len(tokens) <= limit:
+        return tokens
+    return torch.cat([tokens[: limit - 1], torch.tensor([eos], dtype=tokens.dtype)])
+
+
+def _warn_truncated(name, side, sizes, limit, flag):
+    count = int((sizes > limit).sum())
+    if count:
+        logger.warning("%s: %d of %d %ss are longer than %s %d and are truncated",
+                       name, count, len(sizes), side, flag, limit)

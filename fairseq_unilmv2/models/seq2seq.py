@@ -1,0 +1,172 @@
+"""UniLM seq2seq on the one shared Transformer, shaped for fairseq's SequenceGenerator.
+
+The "encoder" runs the source once (bidirectional) and keeps every layer's keys/values; the
+"decoder" runs target-side tokens against them, either all at once (training, scoring) or a
+step at a time with a key/value cache (beam search). Both wrap the same ``UniLMTransformer``,
+registered once on the model, so parameter names equal those of a ``pmlm`` checkpoint.
+"""
+from typing import Dict, List, Optional
+
+import torch
+from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel, FairseqIncrementalDecoder
+
+from ..masking import roles
+from ..masking.attention import role_attention_mask
+from ..masking.seq2seq import decoder_layout, source_attention_mask
+from ..modules.transformer import UniLMTransformer
+
+SOURCE_SEGMENT, TARGET_SEGMENT = 0, 1
+
+
+class UniLMSeq2SeqEncoder(FairseqEncoder):
+    def __init__(self, dictionary, transformer: UniLMTransformer, max_source_positions: int):
+        super().__init__(dictionary)
+        self.__dict__["transformer"] = transformer  # shared, registered on the model only
+        self.max_source_positions = max_source_positions
+
+    def forward(self, src_tokens, src_lengths=None, **unused):
+        src_valid = src_tokens.ne(self.dictionary.pad())
+        positions = torch.arange(src_tokens.size(1), device=src_tokens.device).expand_as(src_tokens)
+        t = self.transformer
+        x = t.embed(src_tokens, positions, torch.full_like(src_tokens, SOURCE_SEGMENT))
+        _, past = t.encode(x, t.attention_bias(source_attention_mask(src_valid), positions, positions))
+        return {
+            "past": past,  # per layer (keys, values) of the source, (B, H, S, head_dim)
+            "src_valid": src_valid,
+            "src_positions": positions,
+            "src_lengths": src_valid.sum(1),
+        }
+
+    def reorder_encoder_out(self, encoder_out, new_order):
+        out = {k: v.index_select(0, new_order) for k, v in encoder_out.items() if k != "past"}
+        out["past"] = [(k.index_select(0, new_order), v.index_select(0, new_order)) for k, v in encoder_out["past"]]
+        return out
+
+    def max_positions(self):
+        return self.max_source_positions
+
+
+class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
+    def __init__(self, dictionary, transformer: UniLMTransformer, mode: str, pseudo_idx: int,
+                 max_target_positions: int):
+        super().__init__(dictionary)
+        self.__dict__["transformer"] = transformer
+        self.mode = mode
+        self.pseudo_idx = pseudo_idx
+        self.max_target_positions = max_target_positions
+
+    def forward(self, prev_output_tokens, encoder_out=None, incremental_state=None, pseudo_tokens=None, **unused):
+        if incremental_state is not None:
+            return self._step(prev_output_tokens, encoder_out, incremental_state), {"attn": [None]}
+        return self._full(prev_output_tokens, encoder_out, pseudo_tokens), {"attn": [None]}
+
+    def _run(self, tokens, offsets, new_allowed, key_valid, key_positions, past, src_lengths):
+        """Run new tokens at ``src_length + offsets`` against ``past`` keys (plus themselves)."""
+        positions = src_lengths.unsqueeze(1) + offsets
+        allowed = torch.cat([key_valid.unsqueeze(1).expand(-1, tokens.size(1), -1), new_allowed], dim=2)
+        t = self.transformer
+        x = t.embed(tokens, positions, torch.full_like(tokens, TARGET_SEGMENT))
+        bias = t.attention_bias(allowed, positions, torch.cat([key_positions, positions], dim=1))
+        return t.encode(x, bias, past) + (positions,)
+
+    def _full(self, prev_output_tokens, encoder_out, pseudo_tokens):
+        if pseudo_tokens is None:
+            pseudo_tokens = torch.full_like(prev_output_tokens, self.pseudo_idx)
+        layout = decoder_layout(prev_output_tokens, self.dictionary.pad(), self.mode, pseudo_tokens)
+        hidden, _, _ = self._run(
+            layout.tokens, layout.offset, role_attention_mask(layout.kind, layout.step),
+            encoder_out["src_valid"], encoder_out["src_positions"], encoder_out["past"], encoder_out["src_lengths"],
+        )
+        return self.transformer.lm_head(hidden[:, layout.outputs])
+
+    def _step(self, prev_output_tokens, encoder_out, incremental_state):
+        """One generation step: only the new positions run; the cache holds the keys/values of
+        the source and of the committed target tokens (pseudo masks are never cached)."""
+        cache = self.get_incremental_state(incremental_state, "cache")
+        if cache is None:  # first step: the source is the whole history
+            cache = {"valid": encoder_out["src_valid"], "positions": encoder_out["src_positions"]}
+            for i, (k, v) in enumerate(encoder_out["past"]):
+                cache[f"k{i}"], cache[f"v{i}"] = k, v
+        b, i = prev_output_tokens.size(0), prev_output_tokens.size(1) - 1
+        device = prev_output_tokens.device
+        if self.mode == "causal":
+            tokens = prev_output_tokens[:, i:]
+            offsets = torch.tensor([i], device=device)
+            new_allowed = torch.ones(1, 1, dtype=torch.bool, device=device)
+        elif i == 0:  # nothing committed yet: the first pseudo mask alone
+            tokens = torch.full((b, 1), self.pseudo_idx, dtype=prev_output_tokens.dtype, device=device)
+            offsets = torch.tensor([0], device=device)
+            new_allowed = torch.ones(1, 1, dtype=torch.bool, device=device)
+        else:  # the token committed last step, and the next pseudo mask
+            pseudo = torch.full((b, 1), self.pseudo_idx, dtype=prev_output_tokens.dtype, device=device)
+            tokens = torch.cat([prev_output_tokens[:, i:], pseudo], dim=1)
+            offsets = torch.tensor([i - 1, i], device=device)
+            new_allowed = torch.tensor([[True, False], [True, True]], device=device)
+        n_layers = len(self.transformer.layers)
+        past = [(cache[f"k{j}"], cache[f"v{j}"]) for j in range(n_layers)]
+        hidden, new_past, positions = self._run(
+            tokens, offsets.expand(b, -1), new_allowed.expand(b, -1, -1),
+            cache["valid"], cache["positions"], past, encoder_out["src_lengths"],
+        )
+        # The first new token enters the cache (the committed target token); a pseudo mask never
+        # does, so at the first pseudo step nothing does.
+        if self.mode == "causal" or i > 0:
+            new_cache = {
+                "valid": torch.cat([cache["valid"], tokens.new_ones(b, 1, dtype=torch.bool)], dim=1),
+                "positions": torch.cat([cache["positions"], positions[:, :1]], dim=1),
+            }
+            end = cache["valid"].size(1) + 1
+            for j, (k, v) in enumerate(new_past):
+                new_cache[f"k{j}"], new_cache[f"v{j}"] = k[:, :, :end], v[:, :, :end]
+        else:
+            new_cache = cache
+        self.set_incremental_state(incremental_state, "cache", new_cache)
+        return self.transformer.lm_head(hidden[:, -1:])
+
+    def reorder_incremental_state(self, incremental_state: Dict[str, Dict[str, Optional[torch.Tensor]]], new_order):
+        cache = self.get_incremental_state(incremental_state, "cache")
+        if cache is not None:
+            cache = {k: v.index_select(0, new_order) for k, v in cache.items()}
+            self.set_incremental_state(incremental_state, "cache", cache)
+
+    def max_positions(self):
+        return self.max_target_positions
+
+
+class UniLMSeq2SeqModel(FairseqEncoderDecoderModel):
+    """Built by ``--task unilm_seq2seq`` around a ``unilmv2`` architecture's Transformer."""
+
+    def __init__(self, cfg, transformer: UniLMTransformer, dictionary, mode, pseudo_idx,
+                 max_source_positions, max_target_positions):
+        encoder = UniLMSeq2SeqEncoder(dictionary, transformer, max_source_positions)
+        decoder = UniLMSeq2SeqDecoder(dictionary, transformer, mode, pseudo_idx, max_target_positions)
+        super().__init__(encoder, decoder)
+        self.cfg = cfg
+        self.transformer = transformer
+
+    def upgrade_state_dict_named(self, state_dict, name):
+        super().upgrade_state_dict_named(state_dict, name)
+        extend_position_embeddings(state_dict, self.transformer.embed_positions.weight.size(0))
+
+    def load_state_dict(self, state_dict, strict=True, model_cfg=None, args=None):
+        check_vocabulary(state_dict, self.transformer.embed_tokens.weight.size(0))
+        return super().load_state_dict(state_dict, strict=strict, model_cfg=model_cfg, args=args)
+
+
+def extend_position_embeddings(state_dict, rows: int, key="transformer.embed_positions.weight"):
+    """Tile a shorter pretrained position table to ``rows`` (s2s-ft ``reuse_position_embedding``),
+    so a 512-position checkpoint fine-tunes with e.g. 608 source + 160 target positions."""
+    table = state_dict.get(key)
+    if table is not None and table.size(0) < rows:
+        reps = -(-rows // table.size(0))
+        state_dict[key] = table.repeat(reps, 1)[:rows].clone()
+
+
+def check_vocabulary(state_dict, expected: int, key="transformer.embed_tokens.weight"):
+    table = state_dict.get(key)
+    if table is not None and table.size(0) != expected:
+        raise ValueError(
+            f"the checkpoint's vocabulary has {table.size(0)} entries but this task's dictionary (plus "
+            f"<mask>, <pseudo>) has {expected}: binarize with fairseq-preprocess --srcdict set to the "
+            f"pre-training data-bin's dict.txt (and --joined-dictionary for seq2seq)"
+        )

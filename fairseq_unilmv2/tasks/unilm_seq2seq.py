@@ -1,0 +1,137 @@
+"""``--task unilm_seq2seq``: fine-tune and generate with the UniLM seq2seq attention mask."""
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+from fairseq import utils
+from fairseq.data import data_utils
+from fairseq.dataclass import FairseqDataclass
+from fairseq.tasks import FairseqTask, register_task
+from omegaconf import II, MISSING
+
+from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
+from ..models.seq2seq import UniLMSeq2SeqModel
+from .dictionary import add_special_symbols, load_dictionary
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class UniLMSeq2SeqConfig(FairseqDataclass):
+    data: str = field(default=MISSING, metadata={"help": "data-bin from fairseq-preprocess -s SRC -t TGT"})
+    source_lang: Optional[str] = field(default=None, metadata={"help": "source suffix", "argparse_alias": "-s"})
+    target_lang: Optional[str] = field(default=None, metadata={"help": "target suffix", "argparse_alias": "-t"})
+    max_source_positions: int = field(
+        default=464, metadata={"help": "source tokens kept (<s> and </s> included); longer sources are truncated"}
+    )
+    max_target_positions: int = field(
+        default=48, metadata={"help": "target tokens kept (</s> included); longer targets are truncated"}
+    )
+    target_mask_prob: float = field(
+        default=0.5, metadata={"help": "pseudo mode: probability of replacing a teacher-forced target "
+                               "token by the noised pseudo input (s2s-ft word-drop)"}
+    )
+    random_token_prob: float = field(
+        default=0.1, metadata={"help": "pseudo mode: fraction of pseudo inputs given a random token"}
+    )
+    leave_unmasked_prob: float = field(
+        default=0.1, metadata={"help": "pseudo mode: fraction of pseudo inputs given the true token (s2s-ft)"}
+    )
+    seed: int = II("common.seed")
+    train_subset: str = II("dataset.train_subset")
+
+
+@register_task("unilm_seq2seq", dataclass=UniLMSeq2SeqConfig)
+class UniLMSeq2SeqTask(FairseqTask):
+    cfg: UniLMSeq2SeqConfig
+
+    def __init__(self, cfg: UniLMSeq2SeqConfig, dictionary):
+        super().__init__(cfg)
+        self.dictionary = dictionary
+        self.mask_idx, self.pseudo_idx, self.random_high = add_special_symbols(dictionary)
+        # The model's --seq2seq-mode decides whether training data gets pseudo-mask noise;
+        # fairseq-train builds the model before it loads the training subset.
+        self.seq2seq_mode = "pseudo"
+
+    @classmethod
+    def setup_task(cls, cfg: UniLMSeq2SeqConfig, **kwargs):
+        paths = utils.split_paths(cfg.data)
+        if not paths:
+            raise ValueError("--task unilm_seq2seq needs a data-bin directory (positional DATA argument)")
+        if cfg.source_lang is None or cfg.target_lang is None:
+            cfg.source_lang, cfg.target_lang = data_utils.infer_language_pair(paths[0])
+        if cfg.source_lang is None:
+            raise ValueError(f"could not infer the language pair in {paths[0]}: pass -s SRC -t TGT")
+        src_path = os.path.join(paths[0], f"dict.{cfg.source_lang}.txt")
+        tgt_path = os.path.join(paths[0], f"dict.{cfg.target_lang}.txt")
+        dictionary = load_dictionary(src_path)
+        if os.path.exists(tgt_path) and load_dictionary(tgt_path).symbols != dictionary.symbols:
+            raise ValueError(
+                f"{src_path} and {tgt_path} differ: source and target share one Transformer and one "
+                f"embedding table; binarize with fairseq-preprocess --joined-dictionary (or --srcdict/--tgtdict "
+                f"set to the same dict.txt)"
+            )
+        return cls(cfg, dictionary)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        paths = utils.split_paths(self.cfg.data)
+        data_path = paths[(epoch - 1) % len(paths)]
+        src, tgt = self.cfg.source_lang, self.cfg.target_lang
+        prefix = None
+        for a, b in ((src, tgt), (tgt, src)):
+            candidate = os.path.join(data_path, f"{split}.{a}-{b}.")
+            if data_utils.dataset_exists(candidate + src, impl=None):
+                prefix = candidate
+                break
+        if prefix is None:
+            raise FileNotFoundError(
+                f"Dataset not found: {split} ({data_path}/{split}.{src}-{tgt}.{src}.bin/.idx); "
+                f"binarize it with fairseq-preprocess -s {src} -t {tgt} --{split}pref ..."
+            )
+        src_ds = data_utils.load_indexed_dataset(prefix + src, self.dictionary)
+        tgt_ds = data_utils.load_indexed_dataset(prefix + tgt, self.dictionary)
+        if tgt_ds is not None and len(src_ds) != len(tgt_ds):
+            raise ValueError(f"{prefix}{src} has {len(src_ds)} lines but {prefix}{tgt} has {len(tgt_ds)}")
+        self.datasets[split] = self._dataset(src_ds, tgt_ds, split, train=split == self.cfg.train_subset)
+
+    def _dataset(self, src, tgt, name, train=False):
+        noise = None
+        if train and self.seq2seq_mode == "pseudo":
+            noise = TargetNoise(
+                self.pseudo_idx, self.dictionary.nspecial, self.random_high, self.cfg.target_mask_prob,
+                self.cfg.random_token_prob, self.cfg.leave_unmasked_prob,
+            )
+        return Seq2SeqDataset(src, tgt, self.dictionary, self.cfg.max_source_positions,
+                              self.cfg.max_target_positions, noise, self.cfg.seed, name)
+
+    def build_dataset_for_inference(self, src_tokens, src_lengths, constraints=None, **kwargs):
+        from fairseq.data import ListDataset
+
+        return self._dataset(ListDataset(src_tokens, src_lengths), None, "input")
+
+    def build_model(self, cfg, from_checkpoint=False):
+        base = super().build_model(cfg, from_checkpoint)
+        room = base.max_positions()
+        if self.cfg.max_source_positions + self.cfg.max_target_positions > room:
+            raise ValueError(
+                f"--max-source-positions {self.cfg.max_source_positions} + --max-target-positions "
+                f"{self.cfg.max_target_positions} exceed the model's --max-positions {room}: lower them or "
+                f"raise --max-positions (a shorter pre-trained position table is tiled to fit)"
+            )
+        self.seq2seq_mode = cfg.seq2seq_mode
+        return UniLMSeq2SeqModel(
+            cfg, base.transformer, self.dictionary, cfg.seq2seq_mode, self.pseudo_idx,
+            self.cfg.max_source_positions, self.cfg.max_target_positions,
+        )
+
+    def max_positions(self):
+        return (self.cfg.max_source_positions, self.cfg.max_target_positions)
+
+    @property
+    def source_dictionary(self):
+        return self.dictionary
+
+    @property
+    def target_dictionary(self):
+        return self.dictionary

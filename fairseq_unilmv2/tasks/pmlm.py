@@ -15,6 +15,7 @@ from omegaconf import II, MISSING
 from ..data.objective_dataset import ObjectiveDataset
 from ..masking.pmlm import PMLMVocab, build_pmlm_example
 from ..masking.spans import SpanConfig
+from .batching import KeepEveryExampleMixin
 from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
@@ -59,10 +60,11 @@ class PMLMTaskConfig(FairseqDataclass):
         default="", metadata={"help": "comma-separated splits to shorten (default: all)"}
     )
     seed: int = II("common.seed")
+    train_subset: str = II("dataset.train_subset")
 
 
 @register_task("pmlm", dataclass=PMLMTaskConfig)
-class PMLMTask(FairseqTask):
+class PMLMTask(KeepEveryExampleMixin, FairseqTask):
     cfg: PMLMTaskConfig
 
     def __init__(self, cfg: PMLMTaskConfig, dictionary: Dictionary):

@@ -5,13 +5,14 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from fairseq import utils
-from fairseq.data import data_utils
+from fairseq.data import data_utils, indexed_dataset
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
 from ..models.seq2seq import UniLMSeq2SeqModel
+from .batching import KeepEveryExampleMixin
 from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class UniLMSeq2SeqConfig(FairseqDataclass):
 
 
 @register_task("unilm_seq2seq", dataclass=UniLMSeq2SeqConfig)
-class UniLMSeq2SeqTask(FairseqTask):
+class UniLMSeq2SeqTask(KeepEveryExampleMixin, FairseqTask):
     cfg: UniLMSeq2SeqConfig
 
     def __init__(self, cfg: UniLMSeq2SeqConfig, dictionary):
@@ -81,7 +82,7 @@ class UniLMSeq2SeqTask(FairseqTask):
         prefix = None
         for a, b in ((src, tgt), (tgt, src)):
             candidate = os.path.join(data_path, f"{split}.{a}-{b}.")
-            if data_utils.dataset_exists(candidate + src, impl=None):
+            if indexed_dataset.dataset_exists(candidate + src, impl=None):
                 prefix = candidate
                 break
         if prefix is None:

@@ -22,6 +22,16 @@ if [ "$installed" != "$fairseq_pin" ] || ! "$PY" -c 'import fairseq.data.data_ut
 fi
 
 "$PY" -m pip install --quiet -r "$tmp/runtime.txt"
+
+# The official ROUGE-1.5.5.pl (our scorer is tested against it) needs perl's XML::Parser.
+if ! perl -MXML::Parser -MDB_File -e 1 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -q libxml-parser-perl >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q libxml-parser-perl >/dev/null; }
+    else
+        echo "install.sh: perl's XML::Parser is missing; install Debian's libxml-parser-perl (as root) for the ROUGE-1.5.5 check" >&2
+        exit 1
+    fi
+fi
 "$PY" -m pip install --quiet --no-deps --no-build-isolation -e .
 
 if "$PY" -m pip show --quiet torchaudio 2>/dev/null; then

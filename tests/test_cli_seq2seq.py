@@ -36,6 +36,9 @@ def reversal(tmp_path_factory):
 
 
 def _train(d, mode):
+    """Fine-tune once per mode and module; later tests reuse the checkpoint."""
+    if (d / f"ck_{mode}/checkpoint_best.pt").exists():
+        return f"ck_{mode}/checkpoint_best.pt"
     check_cli(["fairseq-train", "bin", *COMMON, "--arch", "unilmv2_tiny", "--seq2seq-mode", mode,
                "--criterion", "unilm_seq2seq", "--optimizer", "adam", "--lr", "1e-3",
                "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "50", "--batch-size", "64",
@@ -80,12 +83,20 @@ def test_finetune_generate_and_score_reference(reversal, mode):
 
 def test_interactive(reversal):
     d = reversal
-    ckpt = "ck_pseudo/checkpoint_best.pt"
-    if not (d / ckpt).exists():
-        pytest.skip("needs the pseudo-mode checkpoint of test_finetune_generate_and_score_reference")
+    ckpt = _train(d, "pseudo")
     exe = str(Path(sys.executable).parent / "fairseq-interactive")
     proc = subprocess.run([exe, "bin", *COMMON, "--path", ckpt, "--beam", "5"], input="a b c d\nh g f e d c b a\n",
                           cwd=d, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     hyps = [line.split("\t")[2] for line in proc.stdout.splitlines() if line.startswith("H-")]
     assert hyps == ["d c b a", "a b c d e f g h"]
+
+
+def test_hub_interface(reversal):
+    d = reversal
+    _train(d, "pseudo")
+    from fairseq_unilmv2.models.seq2seq import UniLMSeq2SeqModel
+
+    hub = UniLMSeq2SeqModel.from_pretrained(str(d / "ck_pseudo"), "checkpoint_best.pt", str(d / "bin"),
+                                            max_source_positions=16, max_target_positions=16)
+    assert hub.sample(["a b c d", "p o n"], beam=5) == ["d c b a", "n o p"]

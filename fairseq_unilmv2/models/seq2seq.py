@@ -144,6 +144,20 @@ class UniLMSeq2SeqModel(FairseqEncoderDecoderModel):
         self.cfg = cfg
         self.transformer = transformer
 
+    @classmethod
+    def from_pretrained(cls, model_name_or_path, checkpoint_file="checkpoint_best.pt", data_name_or_path=".",
+                        **kwargs):
+        """A fairseq hub interface for generation: ``.sample(text, beam=5)``, ``.generate(...)``.
+
+        ``model_name_or_path`` is the folder of ``checkpoint_file``; ``data_name_or_path`` the
+        data-bin with the dictionaries (relative to that folder, or absolute). Pass
+        ``bpe="sentencepiece", sentencepiece_model=PATH`` for raw-text input and output.
+        """
+        from fairseq import hub_utils
+
+        x = hub_utils.from_pretrained(model_name_or_path, checkpoint_file, data_name_or_path, **kwargs)
+        return hub_utils.GeneratorHubInterface(x["args"], x["task"], x["models"])
+
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
         extend_position_embeddings(state_dict, self.transformer.embed_positions.weight.size(0))

@@ -1,0 +1,73 @@
+#!/usr/bin/env python
+"""SentencePiece for fairseq data-bins: train a model (on a bounded sample of a large corpus)
+and write the matching fairseq dictionary; encode/decode text as a stream, line by line.
+
+    python preprocess/spm.py train --input a.txt b.txt --model-prefix spm --vocab-size 8000
+        -> spm.model, spm.vocab, spm.dict.txt (use with fairseq-preprocess --srcdict spm.dict.txt)
+    python preprocess/spm.py encode --model spm.model < raw.txt > pieces.txt
+    python preprocess/spm.py decode --model spm.model < pieces.txt > raw.txt
+
+Empty lines stay empty, so line alignment (source/target pairs) is preserved.
+"""
+import argparse
+import sys
+
+import sentencepiece as spm
+
+# fairseq's Dictionary owns <s>, <pad>, </s>, <unk>; SentencePiece's own ids for them are mapped
+# onto fairseq's by piece text, so they are left out of dict.txt.
+_SPECIAL = {"<unk>", "<s>", "</s>", "<pad>"}
+
+
+def train(args):
+    spm.SentencePieceTrainer.train(
+        input=",".join(args.input), model_prefix=args.model_prefix, vocab_size=args.vocab_size,
+        model_type=args.model_type, character_coverage=args.character_coverage,
+        input_sentence_size=args.input_sentence_size, shuffle_input_sentence=True,
+        num_threads=args.workers, bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2,
+    )
+    sp = spm.SentencePieceProcessor(model_file=args.model_prefix + ".model")
+    with open(args.model_prefix + ".dict.txt", "w", encoding="utf-8") as out:
+        for i in range(sp.get_piece_size()):
+            piece = sp.id_to_piece(i)
+            if piece not in _SPECIAL:
+                # fairseq reads "<symbol> <count>"; higher-priority pieces get larger counts
+                out.write(f"{piece} {sp.get_piece_size() - i}\n")
+    print(f"wrote {args.model_prefix}.model and {args.model_prefix}.dict.txt", file=sys.stderr)
+
+
+def encode(args):
+    sp = spm.SentencePieceProcessor(model_file=args.model)
+    for line in sys.stdin:
+        sys.stdout.write(" ".join(sp.encode(line.rstrip("\n"), out_type=str)) + "\n")
+
+
+def decode(args):
+    sp = spm.SentencePieceProcessor(model_file=args.model)
+    for line in sys.stdin:
+        sys.stdout.write(sp.decode(line.split()) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model and write its fairseq dict.txt")
+    t.add_argument("--input", nargs="+", required=True, help="raw text files")
+    t.add_argument("--model-prefix", required=True)
+    t.add_argument("--vocab-size", type=int, default=32000)
+    t.add_argument("--model-type", default="unigram", choices=["unigram", "bpe"])
+    t.add_argument("--character-coverage", type=float, default=0.9995)
+    t.add_argument("--input-sentence-size", type=int, default=2_000_000,
+                   help="train on a random sample of this many lines (bounded memory)")
+    t.add_argument("--workers", type=int, default=1)
+    for name in ("encode", "decode"):
+        p = sub.add_parser(name)
+        p.add_argument("--model", required=True)
+    args = parser.parse_args(argv)
+    sys.stdin.reconfigure(encoding="utf-8", errors="strict")
+    sys.stdout.reconfigure(encoding="utf-8")
+    {"train": train, "encode": encode, "decode": decode}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

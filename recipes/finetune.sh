@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Fine-tune a UniLMv2 (pmlm) checkpoint for summarization or question generation, decode with
+# the papers' settings and score, on data you supply.
+#
+#   bash recipes/finetune.sh {cnndm|xsum|squad_qg} DATA_DIR PRETRAINED_DIR [WORK_DIR]
+#
+# DATA_DIR:       {train,valid,test}.{src,tgt}, raw text, one example a line, aligned (a " <q> "
+#                 between summary sentences, as some CNN/DM releases have, is removed).
+#                 squad_qg: src = "answer [SEP] passage" as you prepare it, tgt = the question.
+# PRETRAINED_DIR: checkpoint.pt (from --task pmlm), dict.txt (its data-bin dictionary) and
+#                 spm.model (the SentencePiece model that data was encoded with).
+# Settings follow s2s-ft (../shared/SPEC.md §2): CNN/DM src 608 / tgt 160, target-mask 0.7,
+# beam 5, length penalty 0 (raw log-prob sum, as s2s-ft's lp 0), min length 48, trigram
+# blocking; XSum src 720 / tgt 48, target-mask 0.4, beam 8, length penalty 0.9; both lr 7e-5,
+# batch 64, 1000 warm-up steps, label smoothing 0.1. The SQuAD QG settings are not in the
+# s2s-ft README (unverified): src 464 / tgt 48, beam 5, scored with BLEU-4.
+# Batch 64 = --batch-size 8 x --update-freq (8 / number of GPUs); set UPDATE_FREQ to change it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 3 ] || { sed -n '2,20p' "$0"; exit 2; }
+TASK=$1 DATA=$2 PRE=$3 W=${4:-runs/$1}
+case $TASK in
+  cnndm)    SRC=608 TGT=160 MASK=0.7 STEPS=45000 BEAM=5 LENPEN=0   MINLEN=48 NGRAM=3 METRIC=rouge ;;
+  xsum)     SRC=720 TGT=48  MASK=0.4 STEPS=48000 BEAM=8 LENPEN=0.9 MINLEN=1  NGRAM=3 METRIC=rouge ;;
+  squad_qg) SRC=464 TGT=48  MASK=0.5 STEPS=20000 BEAM=5 LENPEN=1.0 MINLEN=1  NGRAM=0 METRIC=bleu ;;
+  *) echo "unknown task $TASK: use cnndm, xsum or squad_qg" >&2; exit 2 ;;
+esac
+
+# Check everything before spending compute.
+for f in "$PRE/checkpoint.pt" "$PRE/dict.txt" "$PRE/spm.model"; do
+  [ -f "$f" ] || { echo "missing $f (see the header of $0)" >&2; exit 1; }
+done
+for s in train valid test; do
+  for l in src tgt; do [ -f "$DATA/$s.$l" ] || { echo "missing $DATA/$s.$l (see the header of $0)" >&2; exit 1; }; done
+  ns=$(wc -l < "$DATA/$s.src"); nt=$(wc -l < "$DATA/$s.tgt")
+  [ "$ns" = "$nt" ] || { echo "$DATA/$s.src has $ns lines but $DATA/$s.tgt has $nt" >&2; exit 1; }
+done
+MAXPOS=$((SRC + TGT)); [ $MAXPOS -ge 512 ] || MAXPOS=512
+NGPU=$(python -c 'import torch; print(max(torch.cuda.device_count(), 1))')
+FP16=$(python -c 'import torch; print("--fp16" if torch.cuda.is_available() else "")')
+UPDATE_FREQ=${UPDATE_FREQ:-$(( (8 + NGPU - 1) / NGPU ))}
+USER_DIR=$PWD/fairseq_unilmv2
+mkdir -p "$W/text"
+
+for s in train valid test; do
+  for l in src tgt; do
+    [ -s "$W/text/$s.$l" ] || python preprocess/spm.py encode --model "$PRE/spm.model" \
+        < <(sed 's/ <q> / /g' "$DATA/$s.$l") > "$W/text/$s.$l.tmp" && mv "$W/text/$s.$l.tmp" "$W/text/$s.$l"
+  done
+done
+[ -f "$W/bin/dict.src.txt" ] || fairseq-preprocess -s src -t tgt --joined-dictionary --srcdict "$PRE/dict.txt" \
+    --trainpref "$W/text/train" --validpref "$W/text/valid" --testpref "$W/text/test" --destdir "$W/bin" --workers 8
+
+S2S=(--user-dir "$USER_DIR" --task unilm_seq2seq -s src -t tgt --max-source-positions $SRC --max-target-positions $TGT)
+fairseq-train "$W/bin" "${S2S[@]}" --arch unilmv2_base --max-positions $MAXPOS \
+    --finetune-from-model "$PRE/checkpoint.pt" --criterion unilm_seq2seq --label-smoothing 0.1 \
+    --target-mask-prob $MASK --optimizer adam --adam-betas '(0.9,0.999)' --adam-eps 1e-8 --weight-decay 0.01 \
+    --lr 7e-5 --lr-scheduler polynomial_decay --warmup-updates 1000 --total-num-update $STEPS --max-update $STEPS \
+    --batch-size 8 --update-freq "$UPDATE_FREQ" --clip-norm 1.0 --save-dir "$W/checkpoints" \
+    --no-epoch-checkpoints --save-interval-updates 5000 --keep-interval-updates 2 $FP16
+
+NGRAM_FLAG=(); [ "$NGRAM" -gt 0 ] && NGRAM_FLAG=(--no-repeat-ngram-size "$NGRAM")
+fairseq-generate "$W/bin" "${S2S[@]}" --path "$W/checkpoints/checkpoint_last.pt" --gen-subset test \
+    --beam $BEAM --lenpen $LENPEN --min-len $MINLEN --max-len-a 0 --max-len-b $TGT "${NGRAM_FLAG[@]}" \
+    --batch-size 32 --post-process sentencepiece > "$W/generate.out"
+grep "^D-" "$W/generate.out" | sort -t- -k2 -n | cut -f3 > "$W/test.hyp"
+if [ $METRIC = rouge ]; then  # sentences split at . ! ? on both sides for ROUGE-Lsum
+  sed 's/ <q> / /g' "$DATA/test.tgt" > "$W/test.ref"
+  unilmv2-score rouge --hyp "$W/test.hyp" --ref "$W/test.ref"
+else
+  unilmv2-score bleu --hyp "$W/test.hyp" --ref "$DATA/test.tgt" --lowercase
+fi

@@ -16,25 +16,14 @@ same number of steps. Untrained weights (one update) are enough for timing.
 """
 import argparse
 import json
-import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def sh(args, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return proc.stdout + proc.stderr
+from common import REPO, sh
 
 
 def make_data(d, args):

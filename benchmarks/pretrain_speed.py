@@ -11,23 +11,12 @@ positions instead of 15%, so ~0.75x is the expected ballpark on compute-bound ha
 """
 import argparse
 import json
-import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-
-def sh(args, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode:
-        sys.exit(f"{' '.join(args[:8])} ... failed:\n{proc.stderr[-3000:]}")
-    return proc.stdout + proc.stderr
+from common import REPO, sh
 
 
 def main():

@@ -5,12 +5,11 @@ The "encoder" runs the source once (bidirectional) and keeps every layer's keys/
 step at a time with a key/value cache (beam search). Both wrap the same ``UniLMTransformer``,
 registered once on the model, so parameter names equal those of a ``pmlm`` checkpoint.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel, FairseqIncrementalDecoder
 
-from ..masking import roles
 from ..masking.attention import role_attention_mask
 from ..masking.seq2seq import decoder_layout, source_attention_mask
 from ..modules.transformer import UniLMTransformer

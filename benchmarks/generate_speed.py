@@ -126,7 +126,9 @@ def main():
             "--encoder-embed-dim", str(args.dim), "--decoder-embed-dim", str(args.dim),
             "--encoder-ffn-embed-dim", str(4 * args.dim), "--decoder-ffn-embed-dim", str(4 * args.dim),
             "--encoder-attention-heads", str(args.heads), "--decoder-attention-heads", str(args.heads)]),
-            ["--task", "translation", "-s", "src", "-t", "tgt"]),
+            # --user-dir only for our safe checkpoint loader: stock fairseq cannot reload its own
+            # transformer checkpoints under torch >= 2.6 (cfg.model is an argparse.Namespace)
+            ["--user-dir", str(REPO / "fairseq_unilmv2"), "--task", "translation", "-s", "src", "-t", "tgt"]),
     }
     for mode in ("pseudo", "causal"):
         ckpts[f"unilm_{mode}"] = (train_one_update(d, mode, [*ours, "--arch", "unilmv2_base", *size_flags(args),

@@ -34,11 +34,17 @@ class UniLMSeq2SeqEncoder(FairseqEncoder):
             "src_valid": src_valid,
             "src_positions": positions,
             "src_lengths": src_valid.sum(1),
+            "sentence": torch.arange(src_tokens.size(0), device=src_tokens.device),  # source of each row
         }
 
     def reorder_encoder_out(self, encoder_out, new_order):
         out = {k: v.index_select(0, new_order) for k, v in encoder_out.items() if k != "past"}
-        out["past"] = [(k.index_select(0, new_order), v.index_select(0, new_order)) for k, v in encoder_out["past"]]
+        if torch.equal(out["sentence"], encoder_out["sentence"]):
+            # Beam search reorders hypotheses of the same sentence every step: their source
+            # keys/values are equal row for row, so copying them (2 x layers tensors) is skipped.
+            out["past"] = encoder_out["past"]
+        else:
+            out["past"] = [(k.index_select(0, new_order), v.index_select(0, new_order)) for k, v in encoder_out["past"]]
         return out
 
     def max_positions(self):
@@ -59,14 +65,14 @@ class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
             return self._step(prev_output_tokens, encoder_out, incremental_state), {"attn": [None]}
         return self._full(prev_output_tokens, encoder_out, pseudo_tokens), {"attn": [None]}
 
-    def _run(self, tokens, offsets, new_allowed, key_valid, key_positions, past, src_lengths):
+    def _run(self, tokens, offsets, new_allowed, key_valid, key_positions, past, src_lengths, incremental=False):
         """Run new tokens at ``src_length + offsets`` against ``past`` keys (plus themselves)."""
         positions = src_lengths.unsqueeze(1) + offsets
         allowed = torch.cat([key_valid.unsqueeze(1).expand(-1, tokens.size(1), -1), new_allowed], dim=2)
         t = self.transformer
         x = t.embed(tokens, positions, torch.full_like(tokens, TARGET_SEGMENT))
         bias = t.attention_bias(allowed, positions, torch.cat([key_positions, positions], dim=1))
-        return t.encode(x, bias, past) + (positions,)
+        return t.encode(x, bias, past, incremental) + (positions,)
 
     def _full(self, prev_output_tokens, encoder_out, pseudo_tokens):
         if pseudo_tokens is None:
@@ -74,25 +80,27 @@ class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
         layout = decoder_layout(prev_output_tokens, self.dictionary.pad(), self.mode, pseudo_tokens)
         hidden, _, _ = self._run(
             layout.tokens, layout.offset, role_attention_mask(layout.kind, layout.step),
-            encoder_out["src_valid"], encoder_out["src_positions"], encoder_out["past"], encoder_out["src_lengths"],
+            encoder_out["src_valid"], encoder_out["src_positions"], [[kv] for kv in encoder_out["past"]],
+            encoder_out["src_lengths"],
         )
         return self.transformer.lm_head(hidden[:, layout.outputs])
 
     def _step(self, prev_output_tokens, encoder_out, incremental_state):
-        """One generation step: only the new positions run; the cache holds the keys/values of
-        the source and of the committed target tokens (pseudo masks are never cached)."""
-        cache = self.get_incremental_state(incremental_state, "cache")
-        if cache is None:  # first step: the source is the whole history
-            cache = {"valid": encoder_out["src_valid"], "positions": encoder_out["src_positions"]}
-            for i, (k, v) in enumerate(encoder_out["past"]):
-                cache[f"k{i}"], cache[f"v{i}"] = k, v
+        """One generation step: only the new positions run, against the source's keys/values
+        (kept in ``encoder_out``) and the cache of committed target tokens (pseudo masks are
+        never cached)."""
         b, i = prev_output_tokens.size(0), prev_output_tokens.size(1) - 1
         device = prev_output_tokens.device
+        n_layers = len(self.transformer.layers)
+        cache = self.get_incremental_state(incremental_state, "cache")
+        if cache is None:  # no target token committed yet
+            empty = prev_output_tokens.new_zeros(b, 0)
+            cache = {"valid": empty.bool(), "positions": empty}
         if self.mode == "causal":
             tokens = prev_output_tokens[:, i:]
             offsets = torch.tensor([i], device=device)
             new_allowed = torch.ones(1, 1, dtype=torch.bool, device=device)
-        elif i == 0:  # nothing committed yet: the first pseudo mask alone
+        elif i == 0:  # the first pseudo mask alone
             tokens = torch.full((b, 1), self.pseudo_idx, dtype=prev_output_tokens.dtype, device=device)
             offsets = torch.tensor([0], device=device)
             new_allowed = torch.ones(1, 1, dtype=torch.bool, device=device)
@@ -101,25 +109,24 @@ class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
             tokens = torch.cat([prev_output_tokens[:, i:], pseudo], dim=1)
             offsets = torch.tensor([i - 1, i], device=device)
             new_allowed = torch.tensor([[True, False], [True, True]], device=device)
-        n_layers = len(self.transformer.layers)
-        past = [(cache[f"k{j}"], cache[f"v{j}"]) for j in range(n_layers)]
-        hidden, new_past, positions = self._run(
+        past = [[kv] + ([(cache[f"k{j}"], cache[f"v{j}"])] if f"k{j}" in cache else [])
+                for j, kv in enumerate(encoder_out["past"])]
+        hidden, new_kv, positions = self._run(
             tokens, offsets.expand(b, -1), new_allowed.expand(b, -1, -1),
-            cache["valid"], cache["positions"], past, encoder_out["src_lengths"],
+            torch.cat([encoder_out["src_valid"], cache["valid"]], dim=1),
+            torch.cat([encoder_out["src_positions"], cache["positions"]], dim=1),
+            past, encoder_out["src_lengths"], incremental=True,
         )
-        # The first new token enters the cache (the committed target token); a pseudo mask never
-        # does, so at the first pseudo step nothing does.
-        if self.mode == "causal" or i > 0:
-            new_cache = {
+        if self.mode == "causal" or i > 0:  # the first new token is committed: cache it
+            cache = {
                 "valid": torch.cat([cache["valid"], tokens.new_ones(b, 1, dtype=torch.bool)], dim=1),
                 "positions": torch.cat([cache["positions"], positions[:, :1]], dim=1),
+            } | {
+                f"{name}{j}": torch.cat([cache[f"{name}{j}"], new[:, :, :1]], dim=2) if f"{name}{j}" in cache
+                else new[:, :, :1].contiguous()
+                for j in range(n_layers) for name, new in (("k", new_kv[j][0]), ("v", new_kv[j][1]))
             }
-            end = cache["valid"].size(1) + 1
-            for j, (k, v) in enumerate(new_past):
-                new_cache[f"k{j}"], new_cache[f"v{j}"] = k[:, :, :end], v[:, :, :end]
-        else:
-            new_cache = cache
-        self.set_incremental_state(incremental_state, "cache", new_cache)
+            self.set_incremental_state(incremental_state, "cache", cache)
         return self.transformer.lm_head(hidden[:, -1:])
 
     def reorder_incremental_state(self, incremental_state: Dict[str, Dict[str, Optional[torch.Tensor]]], new_order):

@@ -2,9 +2,12 @@
 absolute positions + shared relative position bias, tied output embeddings), taking explicit
 position ids and an arbitrary per-example attention mask.
 
-Layers return their keys/values so that seq2seq decoding can cache them (``past``).
+Layers return the keys/values of their new tokens so that seq2seq decoding can cache them;
+``past`` holds earlier keys/values as segments (source, committed target) that are attended to
+without being copied together.
 """
-from typing import List, Optional, Tuple
+import math
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -25,16 +28,41 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)  # fused projection: one matmul instead of three
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor, past: Optional[KeyValue] = None):
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor, past: Sequence[KeyValue] = (),
+                incremental: bool = False):
+        """Attend from ``x`` to ``past`` segments then ``x`` itself; returns ``x``'s keys/values.
+
+        ``incremental`` (a decoding step: few queries, long cached segments) computes the scores
+        segment by segment instead of concatenating the cache, which would copy it every step.
+        """
         b, length, dim = x.shape
         q, k, v = self.qkv(x).view(b, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)
-            v = torch.cat([past[1], v], dim=2)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
-        )
+        if incremental:
+            y = _segmented_attention(q, [*past, (k, v)], attn_mask)
+        else:
+            keys = torch.cat([*(p[0] for p in past), k], dim=2) if past else k
+            values = torch.cat([*(p[1] for p in past), v], dim=2) if past else v
+            y = F.scaled_dot_product_attention(
+                q, keys, values, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+            )
         return self.out(y.transpose(1, 2).reshape(b, length, dim)), (k, v)
+
+
+def _segmented_attention(q, segments: Sequence[KeyValue], attn_mask):
+    """Softmax attention over the concatenation of ``segments`` without concatenating them."""
+    scores = torch.cat([torch.matmul(q, k.transpose(-1, -2)) for k, _ in segments], dim=-1)
+    scores = scores * (1.0 / math.sqrt(q.size(-1)))
+    if attn_mask.dtype == torch.bool:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    else:
+        scores = scores + attn_mask
+    probs = scores.softmax(dim=-1)
+    out, start = None, 0
+    for k, v in segments:
+        part = torch.matmul(probs[..., start : start + k.size(2)], v)
+        out = part if out is None else out + part
+        start += k.size(2)
+    return out
 
 
 class TransformerLayer(nn.Module):
@@ -48,8 +76,8 @@ class TransformerLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.activation_dropout = nn.Dropout(activation_dropout)
 
-    def forward(self, x, attn_mask, past: Optional[KeyValue] = None):
-        h, kv = self.attn(x, attn_mask, past)
+    def forward(self, x, attn_mask, past: Sequence[KeyValue] = (), incremental: bool = False):
+        h, kv = self.attn(x, attn_mask, past, incremental)
         x = self.attn_norm(x + self.dropout(h))
         h = self.fc2(self.activation_dropout(F.gelu(self.fc1(x))))
         return self.ffn_norm(x + self.dropout(h)), kv
@@ -118,12 +146,12 @@ class UniLMTransformer(nn.Module):
         bias = self.rel_pos(query_positions, key_positions)
         return bias.masked_fill(~allowed.unsqueeze(1), float("-inf"))
 
-    def encode(self, x, attn_mask, past: Optional[List[KeyValue]] = None):
-        """Run the layers on embedded ``x``; returns hidden states and each layer's keys/values
-        (including ``past``)."""
+    def encode(self, x, attn_mask, past: Optional[List[Sequence[KeyValue]]] = None, incremental: bool = False):
+        """Run the layers on embedded ``x``; ``past[i]`` are layer i's earlier key/value segments.
+        Returns the hidden states and each layer's keys/values of ``x``."""
         new_past = []
         for i, layer in enumerate(self.layers):
-            x, kv = layer(x, attn_mask, None if past is None else past[i])
+            x, kv = layer(x, attn_mask, () if past is None else past[i], incremental)
             new_past.append(kv)
         return x, new_past
 

@@ -91,11 +91,9 @@ class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
         never cached)."""
         b, i = prev_output_tokens.size(0), prev_output_tokens.size(1) - 1
         device = prev_output_tokens.device
-        n_layers = len(self.transformer.layers)
         cache = self.get_incremental_state(incremental_state, "cache")
         if cache is None:  # no target token committed yet
-            empty = prev_output_tokens.new_zeros(b, 0)
-            cache = {"valid": empty.bool(), "positions": empty}
+            cache = {"positions": prev_output_tokens.new_zeros(b, 0)}
         if self.mode == "causal":
             tokens = prev_output_tokens[:, i:]
             offsets = torch.tensor([i], device=device)
@@ -113,20 +111,16 @@ class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
                 for j, kv in enumerate(encoder_out["past"])]
         hidden, new_kv, positions = self._run(
             tokens, offsets.expand(b, -1), new_allowed.expand(b, -1, -1),
-            torch.cat([encoder_out["src_valid"], cache["valid"]], dim=1),
+            torch.cat([encoder_out["src_valid"], torch.ones_like(cache["positions"], dtype=torch.bool)], dim=1),
             torch.cat([encoder_out["src_positions"], cache["positions"]], dim=1),
             past, encoder_out["src_lengths"], incremental=True,
         )
         if self.mode == "causal" or i > 0:  # the first new token is committed: cache it
-            cache = {
-                "valid": torch.cat([cache["valid"], tokens.new_ones(b, 1, dtype=torch.bool)], dim=1),
-                "positions": torch.cat([cache["positions"], positions[:, :1]], dim=1),
-            } | {
-                f"{name}{j}": torch.cat([cache[f"{name}{j}"], new[:, :, :1]], dim=2) if f"{name}{j}" in cache
-                else new[:, :, :1].contiguous()
-                for j in range(n_layers) for name, new in (("k", new_kv[j][0]), ("v", new_kv[j][1]))
-            }
-            self.set_incremental_state(incremental_state, "cache", cache)
+            new_cache = {"positions": torch.cat([cache["positions"], positions[:, :1]], dim=1)}
+            for j, (k, v) in enumerate(new_kv):
+                for name, new in ((f"k{j}", k[:, :, :1]), (f"v{j}", v[:, :, :1])):
+                    new_cache[name] = torch.cat([cache[name], new], dim=2) if name in cache else new.contiguous()
+            self.set_incremental_state(incremental_state, "cache", new_cache)
         return self.transformer.lm_head(hidden[:, -1:])
 
     def reorder_incremental_state(self, incremental_state: Dict[str, Dict[str, Optional[torch.Tensor]]], new_order):

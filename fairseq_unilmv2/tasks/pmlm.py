@@ -9,13 +9,13 @@ from fairseq import utils
 from fairseq.data import Dictionary, PrependTokenDataset, TokenBlockDataset, data_utils
 from fairseq.data.shorten_dataset import maybe_shorten_dataset
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
-from fairseq.tasks import FairseqTask, register_task
+from fairseq.tasks import register_task
 from omegaconf import II, MISSING
 
 from ..data.objective_dataset import ObjectiveDataset
 from ..masking.pmlm import PMLMVocab, build_pmlm_example
 from ..masking.spans import SpanConfig
-from .batching import KeepEveryExampleMixin
+from .base import UniLMTask
 from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class PMLMTaskConfig(FairseqDataclass):
 
 
 @register_task("pmlm", dataclass=PMLMTaskConfig)
-class PMLMTask(KeepEveryExampleMixin, FairseqTask):
+class PMLMTask(UniLMTask):
     cfg: PMLMTaskConfig
 
     def __init__(self, cfg: PMLMTaskConfig, dictionary: Dictionary):
@@ -130,14 +130,6 @@ class PMLMTask(KeepEveryExampleMixin, FairseqTask):
                 f"--max-positions {model.max_positions()}: lower --tokens-per-sample or raise --max-positions"
             )
         return model
-
-    @property
-    def source_dictionary(self):
-        return self.dictionary
-
-    @property
-    def target_dictionary(self):
-        return self.dictionary
 
     def max_positions(self):
         return self.cfg.tokens_per_sample

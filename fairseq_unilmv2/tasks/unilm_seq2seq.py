@@ -7,12 +7,12 @@ from typing import Optional
 from fairseq import utils
 from fairseq.data import data_utils, indexed_dataset
 from fairseq.dataclass import FairseqDataclass
-from fairseq.tasks import FairseqTask, register_task
+from fairseq.tasks import register_task
 from omegaconf import II, MISSING
 
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
 from ..models.seq2seq import UniLMSeq2SeqModel
-from .batching import KeepEveryExampleMixin
+from .base import UniLMTask
 from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class UniLMSeq2SeqConfig(FairseqDataclass):
 
 
 @register_task("unilm_seq2seq", dataclass=UniLMSeq2SeqConfig)
-class UniLMSeq2SeqTask(KeepEveryExampleMixin, FairseqTask):
+class UniLMSeq2SeqTask(UniLMTask):
     cfg: UniLMSeq2SeqConfig
 
     def __init__(self, cfg: UniLMSeq2SeqConfig, dictionary):
@@ -128,11 +128,3 @@ class UniLMSeq2SeqTask(KeepEveryExampleMixin, FairseqTask):
 
     def max_positions(self):
         return (self.cfg.max_source_positions, self.cfg.max_target_positions)
-
-    @property
-    def source_dictionary(self):
-        return self.dictionary
-
-    @property
-    def target_dictionary(self):
-        return self.dictionary

@@ -75,13 +75,9 @@ class ObjectiveDataset(FairseqDataset):
     def collater(self, samples) -> Dict:
         if len(samples) == 0:
             return {}
-        length = max(len(s["tokens"]) for s in samples)
 
         def stack(name, pad):
-            out = torch.full((len(samples), length), pad, dtype=samples[0][name].dtype)
-            for i, s in enumerate(samples):
-                out[i, : len(s[name])] = s[name]
-            return out
+            return data_utils.collate_tokens([s[name] for s in samples], pad, left_pad=False)
 
         tokens = stack("tokens", self.pad_idx)
         return {

@@ -14,6 +14,7 @@ from typing import NamedTuple
 import torch
 
 from . import roles
+from .attention import role_attention_mask
 
 MODES = ("pseudo", "causal")
 
@@ -21,8 +22,7 @@ MODES = ("pseudo", "causal")
 class DecoderLayout(NamedTuple):
     tokens: torch.Tensor  # (B, L) input ids of the decoder-side tokens
     kind: torch.Tensor  # (B, L) roles
-    step: torch.Tensor  # (B, L)
-    offset: torch.Tensor  # (B, L) target offset; position id = source length + offset
+    step: torch.Tensor  # (B, L) step = target offset; position id = source length + step
     outputs: slice  # the columns whose outputs predict y_0..y_{T-1}
 
 
@@ -36,20 +36,19 @@ def decoder_layout(prev_output_tokens, pad_idx, mode, pseudo_tokens) -> DecoderL
     offsets = torch.arange(t, device=prev_output_tokens.device).expand(b, t)
     if mode == "causal":
         kind = torch.where(valid, roles.ORIGINAL, roles.PAD)
-        return DecoderLayout(prev_output_tokens, kind, offsets, offsets, slice(0, t))
+        return DecoderLayout(prev_output_tokens, kind, offsets, slice(0, t))
     if mode != "pseudo":
         raise ValueError(f"unknown seq2seq mode {mode!r}; expected one of {MODES}")
     kind = torch.cat(
         [torch.where(valid[:, 1:], roles.ORIGINAL, roles.PAD), torch.where(valid, roles.PSEUDO, roles.PAD)],
         dim=1,
     )
-    offset = torch.cat([offsets[:, : t - 1], offsets], dim=1)
+    step = torch.cat([offsets[:, : t - 1], offsets], dim=1)
     tokens = torch.cat([prev_output_tokens[:, 1:], pseudo_tokens], dim=1)
-    return DecoderLayout(tokens, kind, offset, offset, slice(t - 1, 2 * t - 1))
+    return DecoderLayout(tokens, kind, step, slice(t - 1, 2 * t - 1))
 
 
 def source_attention_mask(src_valid: torch.Tensor) -> torch.Tensor:
-    """(B, S, S): source tokens see every real source token; padding rows see only themselves."""
-    allowed = src_valid.unsqueeze(1) & src_valid.unsqueeze(2)
-    eye = torch.eye(src_valid.size(1), dtype=torch.bool, device=src_valid.device)
-    return allowed | (eye & ~src_valid.unsqueeze(2))
+    """(B, S, S): the source is all context: every real source token sees every other one."""
+    kind = torch.where(src_valid, roles.CONTEXT, roles.PAD)
+    return role_attention_mask(kind, torch.full_like(kind, -1))

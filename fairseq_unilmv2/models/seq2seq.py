@@ -79,7 +79,7 @@ class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
             pseudo_tokens = torch.full_like(prev_output_tokens, self.pseudo_idx)
         layout = decoder_layout(prev_output_tokens, self.dictionary.pad(), self.mode, pseudo_tokens)
         hidden, _, _ = self._run(
-            layout.tokens, layout.offset, role_attention_mask(layout.kind, layout.step),
+            layout.tokens, layout.step, role_attention_mask(layout.kind, layout.step),
             encoder_out["src_valid"], encoder_out["src_positions"], [[kv] for kv in encoder_out["past"]],
             encoder_out["src_lengths"],
         )

@@ -1,4 +1,5 @@
 """Shared test helpers: tiny models, real bundled text, subprocess runs of fairseq's CLIs."""
+import json
 import os
 import re
 import subprocess
@@ -8,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fairseq_unilmv2.masking.pmlm import PMLMVocab, build_pmlm_example
+from fairseq_unilmv2.masking import roles
+from fairseq_unilmv2.masking.example import MaskingVocab
+from fairseq_unilmv2.masking.pmlm import build_pmlm_example
 from fairseq_unilmv2.masking.spans import SpanConfig
 from fairseq_unilmv2.modules.transformer import UniLMTransformer
 
@@ -17,7 +20,7 @@ USER_DIR = str(REPO / "fairseq_unilmv2")
 
 # A toy vocabulary: 0..3 fairseq specials (<s>, <pad>, </s>, <unk>), 4..43 words, 44 [M], 45 [P].
 BOS, PAD, EOS = 0, 1, 2
-VOCAB = PMLMVocab(mask_idx=44, pseudo_idx=45, pad_idx=PAD, random_low=4, random_high=44)
+VOCAB = MaskingVocab(mask_idx=44, pseudo_idx=45, pad_idx=PAD, random_low=4, random_high=44)
 VOCAB_SIZE = 46
 
 
@@ -60,6 +63,26 @@ def lee_corpus_lines():
     return [" ".join(re.findall(r"[a-z0-9]+|[^\sa-z0-9]", line.lower())) for line in text]
 
 
+# fairseq-train on a data-bin in the working directory, tiny model, fixed seed, JSON logs.
+PRETRAIN = [
+    "fairseq-train", "bin", "--user-dir", USER_DIR, "--task", "pmlm", "--criterion", "pmlm",
+    "--arch", "unilmv2_tiny", "--tokens-per-sample", "128", "--batch-size", "16",
+    "--optimizer", "adam", "--lr", "1e-3", "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "10",
+    "--log-format", "json", "--log-interval", "5", "--save-dir", "ck", "--no-epoch-checkpoints",
+    "--seed", "7", "--num-workers", "0", "--cpu", "--dropout", "0.0", "--attention-dropout", "0.0",
+]
+
+
+def inner_logs(output):
+    """The train_inner rows of a --log-format json fairseq-train log."""
+    rows = []
+    for line in output.splitlines():
+        if "| train_inner |" in line:
+            rows.append(json.loads(line.split("| train_inner | ", 1)[1]))
+    return rows
+
+
+
 def run_cli(args, cwd, timeout=600):
     """Run a console entry point of the active environment; fail with its output."""
     exe = str(Path(sys.executable).parent / args[0])
@@ -72,3 +95,30 @@ def check_cli(args, cwd, timeout=600):
     proc = run_cli(args, cwd, timeout)
     assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc.stdout + proc.stderr
+
+
+def batch_examples(examples):
+    """Right-padded (tokens, positions, kind, step) tensors of packed examples."""
+    length = max(len(e.tokens) for e in examples)
+
+    def pad(name, value):
+        out = torch.full((len(examples), length), value, dtype=torch.long)
+        for i, e in enumerate(examples):
+            v = getattr(e, name)
+            out[i, : len(v)] = torch.from_numpy(np.asarray(v))
+        return out
+
+    return pad("tokens", PAD), pad("positions", 0), pad("kind", roles.PAD), pad("step", -1)
+
+
+def input_dependency(model, tokens, positions, allowed):
+    """dep[b, q, k]: does output q depend on input embedding k (gradient non-zero)?"""
+    x = model.embed(tokens, positions).detach().requires_grad_(True)
+    hidden, _ = model.encode(x, model.attention_bias(allowed, positions, positions))
+    probe = torch.randn(hidden.size(-1), dtype=hidden.dtype, generator=torch.Generator().manual_seed(0))
+    b, length = tokens.shape
+    dep = torch.zeros(b, length, length, dtype=torch.bool)
+    for q in range(length):
+        (grad,) = torch.autograd.grad((hidden[:, q] @ probe).sum(), x, retain_graph=True)
+        dep[:, q] = grad.abs().sum(-1) > 0
+    return dep

@@ -85,3 +85,18 @@ def test_empty_and_one_token_inputs():
             ex = pmlm_example(x, seed, mask_prob=0.15)
             assert len(ex.tokens) == len(ex.positions) == len(ex.kind) == len(ex.target)
             assert len(ex.tokens) in (len(x), len(x) + 2)
+
+
+def test_mlm_corrupts_in_place_and_predicts_only_the_chosen_tokens():
+    from fairseq_unilmv2.masking.mlm import build_mlm_example
+
+    tokens = random_text(2000, 0)
+    maskable = (tokens != BOS) & (tokens != EOS)
+    ex = build_mlm_example(tokens, maskable, VOCAB, SpanConfig(ngram_prob=0.0), 0.1, 0.1, np.random.default_rng(0))
+    chosen = ex.target != VOCAB.pad_idx
+    assert len(ex.tokens) == len(tokens) and (ex.kind == roles.CONTEXT).all()
+    assert int(0.15 * 1998) <= chosen.sum() <= int(0.15 * 1998) + 1 and not chosen[[0, -1]].any()
+    assert np.array_equal(ex.target[chosen], tokens[chosen]) and np.array_equal(ex.tokens[~chosen], tokens[~chosen])
+    masked = np.mean(ex.tokens[chosen] == VOCAB.mask_idx)
+    kept = np.mean(ex.tokens[chosen] == tokens[chosen])
+    assert 0.74 < masked < 0.86 and 0.06 < kept < 0.16  # 80/10/10 (a random draw can hit the original)

@@ -1,12 +1,11 @@
 """The PMLM attention rule: the table itself, then no leakage through a real model, checked by
 gradients (exactly zero where the paper forbids attention, non-zero where it allows it)."""
-import numpy as np
 import torch
 
 from fairseq_unilmv2.masking import roles
 from fairseq_unilmv2.masking.attention import role_attention_mask
 
-from .helpers import PAD, multi_step_example, tiny_transformer
+from .helpers import batch_examples, input_dependency, multi_step_example, tiny_transformer
 
 
 def test_rule_on_the_paper_example():
@@ -26,37 +25,11 @@ def test_rule_on_the_paper_example():
     assert torch.equal(allowed, expected)
 
 
-def _batch(examples):
-    length = max(len(e.tokens) for e in examples)
-
-    def pad(name, value):
-        out = torch.full((len(examples), length), value, dtype=torch.long)
-        for i, e in enumerate(examples):
-            v = getattr(e, name)
-            out[i, : len(v)] = torch.from_numpy(np.asarray(v))
-        return out
-
-    return pad("tokens", PAD), pad("positions", 0), pad("kind", roles.PAD), pad("step", -1)
-
-
-def _dependency(model, tokens, positions, allowed):
-    """dep[b, q, k]: does output q depend on input embedding k (gradient non-zero)?"""
-    x = model.embed(tokens, positions).detach().requires_grad_(True)
-    hidden, _ = model.encode(x, model.attention_bias(allowed, positions, positions))
-    probe = torch.randn(hidden.size(-1), dtype=hidden.dtype, generator=torch.Generator().manual_seed(0))
-    b, length = tokens.shape
-    dep = torch.zeros(b, length, length, dtype=torch.bool)
-    for q in range(length):
-        (grad,) = torch.autograd.grad((hidden[:, q] @ probe).sum(), x, retain_graph=True)
-        dep[:, q] = grad.abs().sum(-1) > 0
-    return dep
-
-
 def test_no_leakage_by_gradients():
     examples = [multi_step_example(30, seed=1), multi_step_example(22, seed=2, min_steps=2)]
-    tokens, positions, kind, step = _batch(examples)
+    tokens, positions, kind, step = batch_examples(examples)
     allowed = role_attention_mask(kind, step)
-    dep = _dependency(tiny_transformer(), tokens, positions, allowed)
+    dep = input_dependency(tiny_transformer(), tokens, positions, allowed)
 
     for b in range(len(examples)):
         valid = kind[b] != roles.PAD
@@ -85,8 +58,8 @@ def test_no_leakage_by_gradients():
 def test_leak_is_detected_when_the_rule_is_broken():
     """Guard against a vacuous check: letting context see appended tokens shows up."""
     ex = multi_step_example(20, seed=3, min_steps=2)
-    tokens, positions, kind, step = _batch([ex])
+    tokens, positions, kind, step = batch_examples([ex])
     allowed = role_attention_mask(kind, step)
     allowed[0, 0, len(ex.tokens) - 1] = True  # <s> may now see the last appended token
-    dep = _dependency(tiny_transformer(), tokens, positions, allowed)
+    dep = input_dependency(tiny_transformer(), tokens, positions, allowed)
     assert dep[0, 0, len(ex.tokens) - 1]

@@ -51,7 +51,7 @@ class ObjectiveDataset(FairseqDataset):
         tokens = self.dataset[index].numpy()
         rng = np.random.default_rng([self.seed, self.epoch, index])
         example = asdict(self.pack(tokens, rng))
-        return {"id": index, **{k: torch.from_numpy(np.asarray(v)) for k, v in example.items()}}
+        return {"id": index, "ntext": len(tokens), **{k: torch.from_numpy(np.asarray(v)) for k, v in example.items()}}
 
     def num_tokens(self, index):
         return int(np.ceil(self.sizes[index] * self.length_factor))
@@ -83,7 +83,8 @@ class ObjectiveDataset(FairseqDataset):
         return {
             "id": torch.tensor([s["id"] for s in samples]),
             "nsentences": len(samples),
-            "ntokens": int(tokens.ne(self.pad_idx).sum()),
+            # text tokens, not the appended copies: words/s then means the same for every objective
+            "ntokens": sum(s["ntext"] for s in samples),
             "net_input": {
                 "src_tokens": tokens,
                 **{name: stack(name, pad) for name, pad in FIELD_PAD.items()},

@@ -10,6 +10,7 @@ code is not public, so this is our reading of the figure):
 
 The same rule with one token per step is UniLM's seq2seq pseudo-mask attention (s2s-ft
 ``mask_way v2``): source = context, target t = original of step t, pseudo t = [P] of step t.
+With every token CONTEXT it is MLM's full bidirectional attention. MPNet has its own rule below.
 """
 import torch
 
@@ -29,5 +30,35 @@ def role_attention_mask(kind: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
     allowed |= (kq == roles.PSEUDO) & (kk == roles.PSEUDO) & (sk == sq)
     allowed |= (kq == roles.PSEUDO) & (kk == roles.ORIGINAL) & (sk < sq)
     allowed |= (kq == roles.ORIGINAL) & (kk == roles.ORIGINAL) & (sk <= sq)
-    pad_self = torch.eye(kind.size(1), dtype=torch.bool, device=kind.device) & ~valid_q
-    return allowed | pad_self
+    return _padding_queries_see_themselves(allowed, valid_q)
+
+
+def mpnet_attention_mask(kind: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """MPNet's two-stream attention (Song et al. 2020, Fig. 2; official ``make_query_and_content_mask``,
+    ../shared/SPEC.md §3) as one mask over the packed layout of ``mpnet.pack_mpnet``::
+
+        query \\ key            non-predicted   predicted j    [M] content j   [M] query
+        non-predicted           yes             no             yes             no
+        predicted i (content)   yes             j <= i         j > i           no
+        [M] content i           yes             no             yes             no
+        [M] query i             yes             j < i          j >= i          no
+
+    Keys and values come from the content stream only: nobody attends to a query token, so the
+    query stream runs through the same layers without changing the content stream. Padding as
+    in ``role_attention_mask``.
+    """
+    kq, kk = kind.unsqueeze(2), kind.unsqueeze(1)
+    sq, sk = step.unsqueeze(2), step.unsqueeze(1)
+    valid_q = kq != roles.PAD
+    sees_all_masks = (kq == roles.CONTEXT) | (kq == roles.MASK)
+    allowed = (kk == roles.CONTEXT) & valid_q
+    allowed |= sees_all_masks & (kk == roles.MASK)
+    allowed |= (kq == roles.ORIGINAL) & (kk == roles.ORIGINAL) & (sk <= sq)
+    allowed |= (kq == roles.ORIGINAL) & (kk == roles.MASK) & (sk > sq)
+    allowed |= (kq == roles.QUERY) & (kk == roles.ORIGINAL) & (sk < sq)
+    allowed |= (kq == roles.QUERY) & (kk == roles.MASK) & (sk >= sq)
+    return _padding_queries_see_themselves(allowed, valid_q)
+
+
+def _padding_queries_see_themselves(allowed, valid_q):
+    return allowed | (torch.eye(allowed.size(1), dtype=torch.bool, device=allowed.device) & ~valid_q)

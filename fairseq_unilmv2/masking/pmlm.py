@@ -9,54 +9,28 @@ The corrupted text keeps its length; for every factorization step we append that
 ``[P]`` pseudo masks followed by its original tokens, all reusing the original position ids.
 ``kind``/``step`` describe each token's role for the attention rule (see ``attention.py``).
 """
-from dataclasses import dataclass
-
 import numpy as np
 
 from . import roles
 from .corruption import corrupt
-from .spans import SpanConfig, sample_spans
-
-
-@dataclass(frozen=True)
-class PMLMVocab:
-    mask_idx: int  # [M]
-    pseudo_idx: int  # [P]
-    pad_idx: int
-    random_low: int  # ordinary tokens for random replacement: [random_low, random_high)
-    random_high: int
-
-
-@dataclass(frozen=True)
-class PMLMExample:
-    tokens: np.ndarray  # packed input ids
-    positions: np.ndarray  # position id of each packed token
-    kind: np.ndarray  # roles.CONTEXT / PSEUDO / ORIGINAL
-    step: np.ndarray  # factorization step of appended tokens; -1 for context
-    target: np.ndarray  # original id where a prediction is made ([M] and [P]), pad elsewhere
+from .example import MaskingVocab, PackedExample
+from .spans import SpanConfig, sample_masked_positions
 
 
 def build_pmlm_example(
     tokens: np.ndarray,
     maskable: np.ndarray,
-    vocab: PMLMVocab,
+    vocab: MaskingVocab,
     spans: SpanConfig,
     random_token_prob: float,
     leave_unmasked_prob: float,
     rng: np.random.Generator,
-) -> PMLMExample:
+) -> PackedExample:
     """Sample spans and an order for ``tokens`` (1-D ids), corrupt them and pack the input.
 
-    ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``); spans are
-    contiguous over the maskable tokens, so a span may step over a special symbol between
-    them, which is then left in place.
+    ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``).
     """
-    candidates = np.flatnonzero(maskable)
-    starts, lengths = sample_spans(len(candidates), spans, rng)
-    step_of = np.repeat(np.arange(len(lengths)), lengths)
-    within = np.arange(step_of.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    masked_pos = candidates[np.repeat(starts, lengths) + within]
-
+    masked_pos, step_of = sample_masked_positions(maskable, spans, rng)
     context = tokens.copy()
     context[masked_pos] = corrupt(
         tokens[masked_pos], vocab.mask_idx, vocab.random_low, vocab.random_high,
@@ -72,7 +46,7 @@ def pack_pmlm(
     step_of: np.ndarray,
     pseudo_idx: int,
     pad_idx: int,
-) -> PMLMExample:
+) -> PackedExample:
     """Pack original ``tokens`` and their corrupted copy ``context``.
 
     ``masked_pos`` lists the masked positions grouped by factorization step in order, left to
@@ -97,7 +71,7 @@ def pack_pmlm(
     target[masked_pos] = tokens[masked_pos]  # autoencoding on [M]
     target[n + slot_pseudo] = tokens[masked_pos]  # partially autoregressive on [P]
 
-    return PMLMExample(
+    return PackedExample(
         tokens=np.concatenate([context, app_tokens]).astype(tokens.dtype),
         positions=np.concatenate([np.arange(n), app_pos]),
         kind=np.concatenate([np.full(n, roles.CONTEXT), app_kind]),

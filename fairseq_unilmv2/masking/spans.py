@@ -66,3 +66,18 @@ def sample_spans(num_candidates: int, cfg: SpanConfig, rng: np.random.Generator)
     starts = place_spans(num_candidates, lengths, rng)
     order = rng.permutation(len(lengths))  # factorization order over the spans
     return starts[order], lengths[order]
+
+
+def sample_masked_positions(maskable: np.ndarray, cfg: SpanConfig, rng: np.random.Generator):
+    """The masking step every objective shares: spans over the ``maskable`` tokens (bool, 1-D).
+
+    Returns ``(masked_pos, step_of)``: positions in the sequence grouped by span in factorization
+    order (left to right within a span) and each one's span index (0, 0, 1, ...). Spans are
+    contiguous over the maskable tokens, so a span may step over a special symbol between them,
+    which is then left in place.
+    """
+    candidates = np.flatnonzero(maskable)
+    starts, lengths = sample_spans(len(candidates), cfg, rng)
+    step_of = np.repeat(np.arange(len(lengths)), lengths)
+    within = np.arange(step_of.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return candidates[np.repeat(starts, lengths) + within], step_of

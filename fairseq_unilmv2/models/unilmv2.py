@@ -1,15 +1,19 @@
 """The ``unilmv2`` model and its size presets, shared by every objective.
 
-The model knows nothing about objectives: it takes token ids, position ids and a boolean
+The model knows nothing about masking: it takes token ids, position ids and a boolean
 attention mask (built by the objective's pure mask function), and predicts tokens at the
-positions the criterion asks for.
+positions the criterion asks for. MAE-LM alone adds a module, its shallow decoder, built only
+for ``--objective maelm`` pre-training.
 """
 from dataclasses import dataclass, field
 
+import torch
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.models import BaseFairseqModel, register_model, register_model_architecture
 from fairseq.utils import safe_getattr
 
+from ..masking.maelm import scatter_index, visible_index
+from ..modules.mae_decoder import MAEDecoder
 from ..modules.transformer import UniLMTransformer
 
 
@@ -35,11 +39,16 @@ class UniLMv2Config(FairseqDataclass):
         metadata={"help": "unilm_seq2seq only: 'pseudo' = pseudo-mask fine-tuning and decoding (s2s-ft "
                   "mask_way v2, two positions a decoding step); 'causal' = left-to-right (one position)"},
     )
+    mae_decoder_layers: int = field(
+        default=4,
+        metadata={"help": "--objective maelm only: layers of the shallow decoder (MAE-LM: 4, at the "
+                  "encoder's width, heads and FFN size, no dropout); dropped for fine-tuning"},
+    )
 
 
 @register_model("unilmv2", dataclass=UniLMv2Config)
 class UniLMv2Model(BaseFairseqModel):
-    def __init__(self, cfg: UniLMv2Config, dictionary):
+    def __init__(self, cfg: UniLMv2Config, dictionary, mae_decoder: bool = False):
         super().__init__()
         self.cfg = cfg
         self.transformer = UniLMTransformer(
@@ -57,16 +66,44 @@ class UniLMv2Model(BaseFairseqModel):
             attention_dropout=cfg.attention_dropout,
             activation_dropout=cfg.activation_dropout,
         )
+        self.mae_decoder = None
+        if mae_decoder:
+            if cfg.mae_decoder_layers < 1:
+                raise ValueError("--objective maelm needs --mae-decoder-layers >= 1")
+            self.mae_decoder = MAEDecoder(
+                cfg.mae_decoder_layers, cfg.encoder_embed_dim, cfg.encoder_ffn_embed_dim,
+                cfg.encoder_attention_heads, cfg.max_positions,
+            )
 
     @classmethod
     def build_model(cls, cfg, task):
-        return cls(cfg, task.source_dictionary)
+        objective = getattr(getattr(task, "cfg", None), "objective", None)
+        return cls(cfg, task.source_dictionary, mae_decoder=objective == "maelm")
 
     def forward(self, src_tokens, positions, attn_mask, segments=None, masked_tokens=None):
         """Logits (N, V) at ``masked_tokens`` (bool, B x L), or (B, L, V) at every position."""
         hidden = self.transformer(src_tokens, positions, attn_mask, segments)
         if masked_tokens is not None:
             hidden = hidden[masked_tokens]  # project only where a loss is taken
+        return self.transformer.lm_head(hidden)
+
+    def encode_visible(self, src_tokens, positions, visible):
+        """MAE-LM's encoder pass: only the ``visible`` tokens (bool, B x L), left-packed, at their
+        original positions. Returns hidden states (B, V, C) and which of the V slots are real."""
+        index, valid = visible_index(visible)
+        tokens = src_tokens.gather(1, index).masked_fill(~valid, self.transformer.embed_tokens.padding_idx)
+        allowed = valid.unsqueeze(1).expand(-1, index.size(1), -1)
+        return self.transformer(tokens, positions.gather(1, index), allowed), valid
+
+    def forward_maelm(self, src_tokens, positions, visible, masked_tokens=None):
+        """MAE-LM: encode the visible tokens, put their outputs back beside the raw [MASK] input
+        embeddings, decode the full sequence, predict at ``masked_tokens``."""
+        hidden, _ = self.encode_visible(src_tokens, positions, visible)
+        slots = scatter_index(visible).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
+        x = torch.where(visible.unsqueeze(-1), hidden.gather(1, slots), self.transformer.embed_tokens(src_tokens))
+        hidden = self.mae_decoder(x, positions, src_tokens.ne(self.transformer.embed_tokens.padding_idx))
+        if masked_tokens is not None:
+            hidden = hidden[masked_tokens]
         return self.transformer.lm_head(hidden)
 
     def max_positions(self):
@@ -80,7 +117,7 @@ def _sizes(args, layers, dim, heads):
     args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", heads)
     defaults = UniLMv2Config()
     for name in ("max_positions", "num_segments", "rel_pos_buckets", "rel_pos_max_distance",
-                 "dropout", "attention_dropout", "activation_dropout", "seq2seq_mode"):
+                 "dropout", "attention_dropout", "activation_dropout", "seq2seq_mode", "mae_decoder_layers"):
         setattr(args, name, safe_getattr(args, name, getattr(defaults, name)))
 
 

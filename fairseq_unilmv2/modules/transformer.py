@@ -130,7 +130,7 @@ class UniLMTransformer(nn.Module):
             for _ in range(layers)
         )
         self.lm_head = LMHead(dim, self.embed_tokens.weight)
-        self.apply(_init_bert_weights)
+        self.apply(init_bert_weights)
 
     def embed(self, tokens, positions, segments=None):
         x = self.embed_tokens(tokens) + self.embed_positions(positions)
@@ -161,7 +161,7 @@ class UniLMTransformer(nn.Module):
         return hidden
 
 
-def _init_bert_weights(module):
+def init_bert_weights(module):
     if isinstance(module, (nn.Linear, nn.Embedding)):
         module.weight.data.normal_(mean=0.0, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:

@@ -1,8 +1,14 @@
-"""``--task pmlm``: pre-training with a choice of objective on one backbone."""
+"""``--task pmlm``: pre-training with a choice of objective on one backbone.
+
+``--objective`` picks the packing function (``masking/``) that turns each token block into the
+model's input; the model and the criterion's logging are the same for all four, so they compare
+under one setting. Defaults the papers disagree on follow each objective's own paper.
+"""
 import logging
 import os
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Optional
 
 import numpy as np
 from fairseq import utils
@@ -13,14 +19,24 @@ from fairseq.tasks import register_task
 from omegaconf import II, MISSING
 
 from ..data.objective_dataset import ObjectiveDataset
-from ..masking.pmlm import PMLMVocab, build_pmlm_example
+from ..masking.example import MaskingVocab
+from ..masking.maelm import build_maelm_example
+from ..masking.mlm import build_mlm_example
+from ..masking.mpnet import build_mpnet_example
+from ..masking.pmlm import build_pmlm_example
 from ..masking.spans import SpanConfig
 from .base import UniLMTask
 from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
 
-OBJECTIVE_CHOICES = ChoiceEnum(["pmlm"])
+OBJECTIVE_CHOICES = ChoiceEnum(["pmlm", "mlm", "mpnet", "maelm"])
+# Per-objective defaults of the options left unset (None):
+# PMLM: n-gram spans 40% of the time (README §7); BERT/RoBERTa, MPNet's token mode and MAE-LM
+# mask single tokens. MAE-LM removes every chosen token (no random or kept ones).
+NGRAM_PROB = {"pmlm": 0.4, "mlm": 0.0, "mpnet": 0.0, "maelm": 0.0}
+CORRUPTION = {"pmlm": (0.1, 0.1), "mlm": (0.1, 0.1), "mpnet": (0.1, 0.1), "maelm": (0.0, 0.0)}
+BUILDERS = {"pmlm": build_pmlm_example, "mlm": build_mlm_example, "mpnet": build_mpnet_example}
 
 
 @dataclass
@@ -29,7 +45,11 @@ class PMLMTaskConfig(FairseqDataclass):
         default=MISSING,
         metadata={"help": "colon-separated data-bin directories (one per epoch, round robin)"},
     )
-    objective: OBJECTIVE_CHOICES = field(default="pmlm", metadata={"help": "pre-training objective"})
+    objective: OBJECTIVE_CHOICES = field(
+        default="pmlm",
+        metadata={"help": "pmlm (UniLMv2 AE + PAR), mlm (BERT/RoBERTa), mpnet (masked and permuted), "
+                  "maelm (encoder never sees [MASK]; adds a --mae-decoder-layers decoder)"},
+    )
     sample_break_mode: ChoiceEnum(["none", "complete", "complete_doc", "eos"]) = field(
         default="none",
         metadata={
@@ -42,16 +62,21 @@ class PMLMTaskConfig(FairseqDataclass):
         default=512, metadata={"help": "max tokens per block, <s> included (before appending [P]s)"}
     )
     mask_prob: float = field(default=0.15, metadata={"help": "fraction of tokens to predict"})
-    ngram_prob: float = field(
-        default=0.4, metadata={"help": "probability that a span is an n-gram rather than one token"}
+    ngram_prob: Optional[float] = field(
+        default=None,
+        metadata={"help": "probability that a span is an n-gram rather than one token "
+                  "(default: 0.4 for pmlm, 0 for the others)"},
     )
     min_ngram: int = field(default=2, metadata={"help": "shortest n-gram span"})
     max_ngram: int = field(default=6, metadata={"help": "longest n-gram span"})
-    random_token_prob: float = field(
-        default=0.1, metadata={"help": "fraction of [M] positions given a random token instead"}
+    random_token_prob: Optional[float] = field(
+        default=None,
+        metadata={"help": "fraction of [M] positions given a random token instead (default 0.1; "
+                  "maelm: 0, it removes every chosen token)"},
     )
-    leave_unmasked_prob: float = field(
-        default=0.1, metadata={"help": "fraction of [M] positions left as the original token"}
+    leave_unmasked_prob: Optional[float] = field(
+        default=None,
+        metadata={"help": "fraction of [M] positions left as the original token (default 0.1; maelm: 0)"},
     )
     shorten_method: ChoiceEnum(["none", "truncate", "random_crop"]) = field(
         default="none", metadata={"help": "shorten sequences longer than --tokens-per-sample"}
@@ -71,6 +96,7 @@ class PMLMTask(UniLMTask):
         super().__init__(cfg)
         self.dictionary = dictionary
         self.mask_idx, self.pseudo_idx, self.random_high = add_special_symbols(dictionary)
+        self.corruption = self._check_corruption()
 
     @classmethod
     def setup_task(cls, cfg: PMLMTaskConfig, **kwargs):
@@ -103,24 +129,46 @@ class PMLMTask(UniLMTask):
             pack=self.packer(),
             pad_idx=self.dictionary.pad(),
             seed=self.cfg.seed,
-            length_factor=1.0 + 2.0 * self.cfg.mask_prob,
+            # pmlm and mpnet append two tokens per masked one
+            length_factor=1.0 + 2.0 * self.cfg.mask_prob if self.cfg.objective in ("pmlm", "mpnet") else 1.0,
         )
 
     def packer(self):
         """The pure function ``(tokens, rng) -> packed example`` of the chosen objective."""
-        vocab = PMLMVocab(
+        objective = self.cfg.objective
+        vocab = MaskingVocab(
             mask_idx=self.mask_idx,
             pseudo_idx=self.pseudo_idx,
             pad_idx=self.dictionary.pad(),
             random_low=self.dictionary.nspecial,
             random_high=self.random_high,
         )
-        spans = SpanConfig(self.cfg.mask_prob, self.cfg.ngram_prob, self.cfg.min_ngram, self.cfg.max_ngram)
+        ngram_prob = NGRAM_PROB[objective] if self.cfg.ngram_prob is None else self.cfg.ngram_prob
+        spans = SpanConfig(self.cfg.mask_prob, ngram_prob, self.cfg.min_ngram, self.cfg.max_ngram)
         specials = np.array([self.dictionary.bos(), self.dictionary.eos(), self.dictionary.pad()])
+        if objective == "maelm":
+            return partial(_pack, build=build_maelm_example, specials=specials, vocab=vocab, spans=spans)
+        random_token_prob, leave_unmasked_prob = self.corruption
         return partial(
-            _pack_pmlm, vocab=vocab, spans=spans, specials=specials,
-            random_token_prob=self.cfg.random_token_prob, leave_unmasked_prob=self.cfg.leave_unmasked_prob,
+            _pack, build=BUILDERS[objective], specials=specials, vocab=vocab, spans=spans,
+            random_token_prob=random_token_prob, leave_unmasked_prob=leave_unmasked_prob,
         )
+
+    def _check_corruption(self):
+        """(random_token_prob, leave_unmasked_prob) of the objective, checked."""
+        given = (self.cfg.random_token_prob, self.cfg.leave_unmasked_prob)
+        if self.cfg.objective == "maelm" and any(p for p in given):
+            raise ValueError(
+                "--objective maelm removes every chosen token from the encoder, so it has no random or "
+                "kept tokens: drop --random-token-prob / --leave-unmasked-prob"
+            )
+        probs = tuple(d if p is None else p for p, d in zip(given, CORRUPTION[self.cfg.objective]))
+        if not all(0.0 <= p <= 1.0 for p in probs) or sum(probs) > 1.0:
+            raise ValueError(
+                f"--random-token-prob {probs[0]} and --leave-unmasked-prob {probs[1]} must each lie in "
+                f"[0, 1] and sum to at most 1"
+            )
+        return probs
 
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
@@ -135,6 +183,5 @@ class PMLMTask(UniLMTask):
         return self.cfg.tokens_per_sample
 
 
-def _pack_pmlm(tokens, rng, vocab, spans, specials, random_token_prob, leave_unmasked_prob):
-    maskable = ~np.isin(tokens, specials)
-    return build_pmlm_example(tokens, maskable, vocab, spans, random_token_prob, leave_unmasked_prob, rng)
+def _pack(tokens, rng, build, specials, **options):
+    return build(tokens, maskable=~np.isin(tokens, specials), rng=rng, **options)

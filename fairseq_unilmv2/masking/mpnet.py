@@ -1,0 +1,59 @@
+"""MPNet's masked and permuted packing (Song et al. 2020, arXiv 2004.09297, §2.2-2.3), one
+Transformer with two-stream attention expressed as a mask (``attention.mpnet_attention_mask``).
+
+The official code (microsoft/MPNet, ``masked_permutation_lm.py``; ../shared/SPEC.md §3) permutes
+the sequence and predicts its last 15%. Only two things of the permutation matter to the
+attention: which tokens are predicted and their order. So we keep the text in place and append::
+
+    text (predicted tokens as ORIGINAL, step i) | [M] content copies, step 0..k-1 | [M] query copies
+
+Both copies carry the positions of the predicted tokens (position compensation: every token sees
+the positions of the whole sentence). As in the official code, one corrupted copy (80/10/10)
+feeds both streams. Unlike it, we permute each sequence's real length (not the padded batch
+length), pads are never attended to, and sampling is seeded per example (SPEC.md §3 pitfalls 1-2).
+The predicted set comes from the shared span sampler (``--ngram-prob 0``: single tokens, MPNet's
+token mode); the prediction order is a uniform permutation of the predicted tokens, which is how
+the official whole-word mode orders them too (it re-shuffles the predicted part token by token).
+"""
+import numpy as np
+
+from . import roles
+from .corruption import corrupt
+from .example import MaskingVocab, PackedExample
+from .spans import SpanConfig, sample_masked_positions
+
+
+def build_mpnet_example(
+    tokens: np.ndarray,
+    maskable: np.ndarray,
+    vocab: MaskingVocab,
+    spans: SpanConfig,
+    random_token_prob: float,
+    leave_unmasked_prob: float,
+    rng: np.random.Generator,
+) -> PackedExample:
+    masked_pos, _ = sample_masked_positions(maskable, spans, rng)
+    predicted = masked_pos[rng.permutation(len(masked_pos))]  # in prediction order
+    return pack_mpnet(tokens, predicted, corrupt(
+        tokens[predicted], vocab.mask_idx, vocab.random_low, vocab.random_high,
+        random_token_prob, leave_unmasked_prob, rng,
+    ), vocab.pad_idx)
+
+
+def pack_mpnet(tokens: np.ndarray, predicted: np.ndarray, masks: np.ndarray, pad_idx: int) -> PackedExample:
+    """``predicted``: text positions in prediction order; ``masks``: their corrupted copies."""
+    n, k = len(tokens), len(predicted)
+    order = np.arange(k)
+    text_kind = np.full(n, roles.CONTEXT)
+    text_kind[predicted] = roles.ORIGINAL
+    text_step = np.full(n, -1)
+    text_step[predicted] = order
+    target = np.full(n + 2 * k, pad_idx, dtype=tokens.dtype)
+    target[n + k :] = tokens[predicted]  # the query stream predicts
+    return PackedExample(
+        tokens=np.concatenate([tokens, masks, masks]).astype(tokens.dtype),
+        positions=np.concatenate([np.arange(n), predicted, predicted]),
+        kind=np.concatenate([text_kind, np.full(k, roles.MASK), np.full(k, roles.QUERY)]),
+        step=np.concatenate([text_step, order, order]),
+        target=target,
+    )

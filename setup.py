@@ -9,5 +9,8 @@ setup(
     packages=find_packages(include=["fairseq_unilmv2", "fairseq_unilmv2.*"]),
     python_requires=">=3.11",
     install_requires=["fairseq-fixed", "torch", "numpy"],
-    entry_points={"console_scripts": ["unilmv2-score = fairseq_unilmv2.scoring.score_cli:main"]},
+    entry_points={"console_scripts": [
+        "unilmv2-score = fairseq_unilmv2.scoring.score_cli:main",
+        "unilmv2-export-encoder = fairseq_unilmv2.export_encoder:main",
+    ]},
 )

@@ -48,3 +48,28 @@ def test_maelm_refuses_corruption_options(workdir):
                                "--save-dir", "ck_bad_mae"], cwd=workdir)
     assert proc.returncode != 0
     assert "--objective maelm removes every chosen token" in proc.stderr
+
+
+def test_export_encoder_drops_the_maelm_decoder_and_reloads(workdir):
+    ckpt = workdir / "ck_maelm" / "checkpoint_last.pt"
+    if not ckpt.exists():
+        _train(workdir, "maelm", "--mae-decoder-layers", "2")
+    out = check_cli(["unilmv2-export-encoder", str(ckpt), "encoder.pt"], cwd=workdir)
+    assert "wrote encoder.pt" in out and "pre-training-only tensors dropped" in out
+    assert not list(workdir.glob("encoder.pt.tmp*"))
+
+    import fairseq_unilmv2  # noqa: F401
+    from fairseq import checkpoint_utils
+
+    models, _, _ = checkpoint_utils.load_model_ensemble_and_task(
+        [str(workdir / "encoder.pt")], arg_overrides={"data": str(workdir / "bin")}
+    )
+    assert models[0].mae_decoder is None
+    pre = torch.load(ckpt, map_location="cpu")["model"]
+    exported = models[0].state_dict()
+    assert set(exported) == {k for k in pre if not k.startswith("mae_decoder.")}
+    assert all(torch.equal(exported[k], pre[k]) for k in exported)
+    assert torch.load(workdir / "encoder.pt", map_location="cpu", weights_only=False)["last_optimizer_state"] is None
+
+    proc = run_cli(["unilmv2-export-encoder", "missing.pt", "x.pt"], cwd=workdir)
+    assert proc.returncode == 2 and "missing.pt does not exist" in proc.stderr

@@ -42,7 +42,8 @@ class UniLMv2Config(FairseqDataclass):
     mae_decoder_layers: int = field(
         default=4,
         metadata={"help": "--objective maelm only: layers of the shallow decoder (MAE-LM: 4, at the "
-                  "encoder's width, heads and FFN size, no dropout); dropped for fine-tuning"},
+                  "encoder's width, heads and FFN size, no dropout); dropped for fine-tuning and by "
+                  "unilmv2-export-encoder (which sets it to 0)"},
     )
 
 
@@ -67,9 +68,7 @@ class UniLMv2Model(BaseFairseqModel):
             activation_dropout=cfg.activation_dropout,
         )
         self.mae_decoder = None
-        if mae_decoder:
-            if cfg.mae_decoder_layers < 1:
-                raise ValueError("--objective maelm needs --mae-decoder-layers >= 1")
+        if mae_decoder and cfg.mae_decoder_layers > 0:
             self.mae_decoder = MAEDecoder(
                 cfg.mae_decoder_layers, cfg.encoder_embed_dim, cfg.encoder_ffn_embed_dim,
                 cfg.encoder_attention_heads, cfg.max_positions,
@@ -98,6 +97,11 @@ class UniLMv2Model(BaseFairseqModel):
     def forward_maelm(self, src_tokens, positions, visible, masked_tokens=None):
         """MAE-LM: encode the visible tokens, put their outputs back beside the raw [MASK] input
         embeddings, decode the full sequence, predict at ``masked_tokens``."""
+        if self.mae_decoder is None:
+            raise ValueError(
+                "this model has no MAE-LM decoder (--mae-decoder-layers 0, e.g. an exported encoder): "
+                "--objective maelm pre-training needs --mae-decoder-layers >= 1"
+            )
         hidden, _ = self.encode_visible(src_tokens, positions, visible)
         slots = scatter_index(visible).unsqueeze(-1).expand(-1, -1, hidden.size(-1))
         x = torch.where(visible.unsqueeze(-1), hidden.gather(1, slots), self.transformer.embed_tokens(src_tokens))

@@ -107,6 +107,8 @@ def plan(args):
         raise InputError("give both --source-lang and --target-lang, or neither")
     if pairs and args.format != "lines":
         raise InputError("parallel data is line-aligned: --format paragraphs is for monolingual text only")
+    if args.long_lines is None:
+        args.long_lines = "keep" if pairs else "split"
     if pairs and args.long_lines == "split":
         raise InputError("a source/target pair cannot be split: use --long-lines drop or keep with parallel data")
     if args.output and len(args.input) != 1:
@@ -185,8 +187,10 @@ def get_parser():
     p.add_argument("--tokens-per-sample", type=int, default=512,
                    help="the training --tokens-per-sample: a document may hold this many subword tokens "
                         "minus 2 (<s>, </s>); 0 disables the check")
-    p.add_argument("--long-lines", choices=LONG_LINE_CHOICES, default="split",
-                   help="documents longer than that: split into consecutive lines at word starts, drop, or keep")
+    p.add_argument("--long-lines", choices=LONG_LINE_CHOICES,
+                   help="documents longer than that: split into consecutive lines at word starts (default), "
+                        "drop, or keep; parallel data: drop the pair or keep it (default; the seq2seq task "
+                        "truncates)")
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (1: in this process)")
     p.add_argument("--chunk-bytes", type=int, default=1 << 20,
                    help="text sent to a worker at a time; 2 x workers chunks at most are in flight")

@@ -61,10 +61,10 @@ def cut_long(pieces, max_len, starts_word):
     runs, i = [], 0
     while len(pieces) - i > max_len:
         cut = i + max_len
-        j = cut
-        while j > i + 1 and not starts_word(pieces[j]):
+        j = cut  # the next run should start at a word start: look back for the last one
+        while j > i and not starts_word(pieces[j]):
             j -= 1
-        cut = j if j > i + 1 else cut
+        cut = j if j > i else cut
         runs.append(pieces[i:cut])
         i = cut
     runs.append(pieces[i:])

@@ -120,9 +120,9 @@ def make_plan(args):
     if total - args.valid_lines < args.shards:
         raise InputError(f"{total} training lines (after {args.valid_lines} held out) cannot fill {args.shards} shards")
     return {
-        "train": [[os.path.abspath(p) for p in t] for t in train],
+        "train": [[os.path.realpath(p) for p in t] for t in train],
         "sizes": [[os.path.getsize(p) for p in t] for t in train],
-        "valid": [os.path.abspath(p) for p in valid] if valid else None,
+        "valid": [os.path.realpath(p) for p in valid] if valid else None,
         "valid_lines": args.valid_lines,
         "langs": langs,
         "dict_sha256": _sha256(args.dict),

@@ -192,7 +192,7 @@ def get_parser():
                         "drop, or keep; parallel data: drop the pair or keep it (default; the seq2seq task "
                         "truncates)")
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (1: in this process)")
-    p.add_argument("--chunk-bytes", type=int, default=1 << 20,
+    p.add_argument("--chunk-bytes", type=int, default=1 << 18,
                    help="text sent to a worker at a time; 2 x workers chunks at most are in flight")
     p.add_argument("--force", action="store_true", help="re-encode outputs that are already complete")
     return p

@@ -274,6 +274,9 @@ def main(argv=None):
         result = run(args)
     except InputError as e:
         report.fail(e)
+    except RuntimeError as e:  # fairseq-preprocess failed: its error, no traceback of ours
+        print(f"error: {e}\nfinished shards are kept; rerun to redo the others", file=sys.stderr)
+        sys.exit(1)
     logger.info("done: %s", result)
     logger.info("train with: fairseq-train %s ...", result["data"])
     report.emit(result)

@@ -153,3 +153,23 @@ def test_line_count_mismatch_and_task_symbols_are_refused_before_any_output(work
     (tmp_path / "dict.txt").write_text((work / "spm.dict.txt").read_text() + "<mask> 1\n")
     proc = run_script("binarize.py", "--dict", "dict.txt", "--train", "t.src", "--destdir", "bin", cwd=tmp_path)
     assert proc.returncode == 2 and "lists <mask>" in proc.stderr and not (tmp_path / "bin").exists()
+
+
+def test_recipe_prepares_a_text_directory_and_resumes(work, tmp_path):
+    (tmp_path / "text").mkdir()
+    for name in ("a.txt", "b.txt"):
+        shutil.copy(work / "raw" / name, tmp_path / "text" / name)
+    shutil.copy(GENSIM_DATA / "lee.cor", tmp_path / "text/c.txt")  # one invalid UTF-8 line
+    env = dict(os.environ, PYTHONWARNINGS="ignore", WORKERS="2", VOCAB_SIZE="1000", VALID_LINES="10",
+               TOKENS_PER_SAMPLE="256", INVALID_UTF8="skip")
+    cmd = ["bash", str(REPO / "recipes/prepare_pretraining.sh"), str(tmp_path / "text"), str(tmp_path / "out"), "1"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = tmp_path / "out"
+    assert (out / "data-path").read_text().strip() == f"{out}/data-bin/shard0"
+    assert json.loads((out / "encode.json").read_text())["invalid_utf8_skipped"] == 1
+    summary = json.loads((out / "binarize.json").read_text())
+    assert summary["shards_binarized"] == 1 and summary["lines"] > 300  # long documents were split
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0 and "shard0: complete, skipped" in proc.stderr
+    assert json.loads((out / "encode.json").read_text())["files_skipped"] == 3

@@ -7,32 +7,42 @@ and write the matching fairseq dictionary; encode/decode text as a stream, line 
     python preprocess/spm.py encode --model spm.model < raw.txt > pieces.txt
     python preprocess/spm.py decode --model spm.model < pieces.txt > raw.txt
 
-Empty lines stay empty, so line alignment (source/target pairs) is preserved.
+Empty lines stay empty, so line alignment (source/target pairs) is preserved. For large corpora
+(many files, worker processes, bad input, resumable outputs) encode with preprocess/encode.py.
+
+Training reads every input once but keeps only a random sample of --input-sentence-size lines,
+so memory is bounded. SentencePiece skips lines longer than --max-sentence-length bytes: with one
+document a line, raise it (e.g. 65536) or long documents never reach the sample. The outputs are
+written under temporary names and renamed; PREFIX.dict.txt, renamed last, marks a complete run.
 """
 import argparse
+import os
 import sys
+from pathlib import Path
 
 import sentencepiece as spm
 
-# fairseq's Dictionary owns <s>, <pad>, </s>, <unk>; SentencePiece's own ids for them are mapped
-# onto fairseq's by piece text, so they are left out of dict.txt.
-_SPECIAL = {"<unk>", "<s>", "</s>", "<pad>"}
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from preprocess.fairseq_dict import write_dict
 
 
 def train(args):
+    tmp = args.model_prefix + ".tmp"
     spm.SentencePieceTrainer.train(
-        input=",".join(args.input), model_prefix=args.model_prefix, vocab_size=args.vocab_size,
+        input=",".join(args.input), model_prefix=tmp, vocab_size=args.vocab_size,
         model_type=args.model_type, character_coverage=args.character_coverage,
         input_sentence_size=args.input_sentence_size, shuffle_input_sentence=True,
+        max_sentence_length=args.max_sentence_length,
         num_threads=args.workers, bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2,
     )
+    for ext in (".model", ".vocab"):
+        os.replace(tmp + ext, args.model_prefix + ext)
     sp = spm.SentencePieceProcessor(model_file=args.model_prefix + ".model")
-    with open(args.model_prefix + ".dict.txt", "w", encoding="utf-8") as out:
-        for i in range(sp.get_piece_size()):
-            piece = sp.id_to_piece(i)
-            if piece not in _SPECIAL:
-                # fairseq reads "<symbol> <count>"; higher-priority pieces get larger counts
-                out.write(f"{piece} {sp.get_piece_size() - i}\n")
+    # fairseq's Dictionary owns <s>, <pad>, </s>, <unk>; SentencePiece's own <unk> (id 0) is mapped
+    # onto fairseq's by piece text, so it is left out; higher-priority pieces get larger counts.
+    write_dict((sp.id_to_piece(i) for i in range(sp.get_piece_size())), args.model_prefix + ".dict.txt")
     print(f"wrote {args.model_prefix}.model and {args.model_prefix}.dict.txt", file=sys.stderr)
 
 
@@ -59,6 +69,8 @@ def main(argv=None):
     t.add_argument("--character-coverage", type=float, default=0.9995)
     t.add_argument("--input-sentence-size", type=int, default=2_000_000,
                    help="train on a random sample of this many lines (bounded memory)")
+    t.add_argument("--max-sentence-length", type=int, default=4192,
+                   help="longest line (bytes) SentencePiece reads; longer lines are skipped")
     t.add_argument("--workers", type=int, default=1)
     for name in ("encode", "decode"):
         p = sub.add_parser(name)

@@ -1,0 +1,62 @@
+#!/usr/bin/env python
+"""A fairseq dict.txt from a BERT WordPiece vocab.txt (e.g. the one of an imported checkpoint).
+
+    python preprocess/wordpiece.py dict --vocab vocab.txt --output dict.txt
+
+Then encode with ``preprocess/encode.py --wordpiece-vocab vocab.txt``. BERT's special tokens are
+mapped onto fairseq's, not listed: ``[PAD]`` -> ``<pad>``, ``[UNK]`` -> ``<unk>`` (the encoder
+writes ``<unk>``), ``[CLS]`` -> ``<s>``, ``[SEP]`` -> ``</s>``, ``[MASK]`` -> ``<mask>`` (appended by
+the tasks). The ``[unused*]`` placeholders are left out. Every other token keeps its vocab.txt
+order, so fairseq id = 4 + its rank among the kept tokens (print the mapping with --print-map).
+"""
+import argparse
+import re
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from preprocess.fairseq_dict import write_dict
+
+BERT_SPECIALS = {"[PAD]": "<pad>", "[UNK]": "<unk>", "[CLS]": "<s>", "[SEP]": "</s>", "[MASK]": "<mask>"}
+_UNUSED = re.compile(r"^\[unused\d+\]$")
+
+
+def read_vocab(path):
+    """vocab.txt tokens in order (one a line; a line's trailing newline only is removed)."""
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def vocab_to_dict(vocab_path, dict_path):
+    tokens = read_vocab(vocab_path)
+    leave_out = set(BERT_SPECIALS) | {t for t in tokens if _UNUSED.match(t)}
+    return tokens, write_dict(tokens, dict_path, leave_out=frozenset(leave_out))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dict", help="write the fairseq dict.txt matching a BERT vocab.txt")
+    d.add_argument("--vocab", required=True, help="BERT WordPiece vocab.txt, one token a line")
+    d.add_argument("--output", required=True, help="fairseq dict.txt to write")
+    d.add_argument("--print-map", action="store_true", help="print 'BERT_ID FAIRSEQ_ID TOKEN' for every token")
+    args = parser.parse_args(argv)
+    try:
+        tokens, kept = vocab_to_dict(args.vocab, args.output)
+    except (OSError, UnicodeDecodeError) as e:
+        print(f"error: {args.vocab}: {e}", file=sys.stderr)
+        sys.exit(2)
+    if args.print_map:
+        fairseq_ids = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+        fairseq_ids.update({t: 4 + i for i, t in enumerate(kept)})
+        for i, t in enumerate(tokens):
+            mapped = fairseq_ids.get(BERT_SPECIALS.get(t, t), "-")
+            print(f"{i} {mapped} {t}")
+    print(f"wrote {args.output}: {len(kept)} tokens from {len(tokens)} in {args.vocab} "
+          f"({len(tokens) - len(kept)} left out: BERT specials, [unused*], repeats)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""preprocess/binarize.py on real bundled text: encoded text -> sharded fairseq data-bins that read
+back to the same text, whose union is the unsharded data, that fairseq-train cycles through, and
+that a rerun resumes; parallel data and the faults that must stop it before any work."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .helpers import REPO, USER_DIR, check_cli
+
+GENSIM_DATA = Path(__import__("gensim").__file__).parent / "test" / "test_data"
+LEE = GENSIM_DATA / "lee_background.cor"
+
+
+def run_script(name, *args, cwd):
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, str(REPO / "preprocess" / name), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+
+
+def check_script(name, *args, cwd):
+    proc = run_script(name, *args, cwd=cwd)
+    assert proc.returncode == 0, f"{name} {args} failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def read_back(prefix, dictionary):
+    """The sentences of a binarized split as text (fairseq appends </s> to each)."""
+    from fairseq.data import data_utils
+
+    dataset = data_utils.load_indexed_dataset(str(prefix), dictionary)
+    assert dataset is not None, prefix
+    out = []
+    for i in range(len(dataset)):
+        ids = dataset[i].tolist()
+        assert ids[-1] == dictionary.eos()
+        out.append(" ".join(dictionary[t] for t in ids[:-1]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """SentencePiece on the Lee corpus; the corpus encoded (long documents split at 128 tokens)
+    in two files; binarized in 2 shards with 20 held-out validation lines, and unsharded."""
+    d = tmp_path_factory.mktemp("binarize")
+    proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "1500",
+                      "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    raw = LEE.read_text(encoding="utf-8").splitlines()
+    (d / "raw").mkdir()
+    (d / "raw/a.txt").write_text("\n".join(raw[:150]) + "\n")
+    (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
+    check_script("encode.py", "--spm-model", "spm.model", "--input", "raw/a.txt", "raw/b.txt", "--output-dir", "enc",
+                 "--tokens-per-sample", "128", "--workers", "2", cwd=d)
+    out = check_script("binarize.py", "--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt",
+                       "--valid-lines", "20", "--shards", "2", "--destdir", "bin", "--workers", "2", cwd=d)
+    assert out["shards_binarized"] == 2 and out["data"] == "bin/shard0:bin/shard1"
+    check_script("binarize.py", "--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt",
+                 "--destdir", "bin1", "--workers", "2", cwd=d)
+    return d
+
+
+def encoded_lines(work):
+    return [line for name in ("a.txt", "b.txt") for line in (work / "enc" / name).read_text().splitlines()]
+
+
+def test_round_trip_and_shard_union_equal_the_encoded_text(work):
+    from fairseq.data import Dictionary
+
+    dictionary = Dictionary.load(str(work / "bin/shard0/dict.txt"))
+    lines = encoded_lines(work)
+    valid = read_back(work / "bin/shard0/valid", dictionary)
+    shards = [read_back(work / f"bin/shard{k}/train", dictionary) for k in range(2)]
+    assert valid == lines[:20]
+    assert shards[0] + shards[1] == lines[20:]  # contiguous ranges, in order
+    assert abs(len(shards[0]) - len(shards[1])) <= 1
+    assert read_back(work / "bin1/shard0/train", dictionary) == lines  # the unsharded data
+    assert "<unk>" not in " ".join(lines) and not (work / "bin/shard1/valid.idx").exists()
+    assert not (work / "bin/.text").exists() and sorted(os.listdir(work / "bin")) == ["plan.json", "shard0", "shard1"]
+
+
+def test_fairseq_train_cycles_through_the_shards(work):
+    out = check_cli(["fairseq-train", "bin/shard0:bin/shard1", "--user-dir", USER_DIR, "--task", "pmlm",
+                     "--criterion", "pmlm", "--arch", "unilmv2_tiny", "--encoder-layers", "1", "--encoder-embed-dim",
+                     "32", "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--tokens-per-sample", "128",
+                     "--batch-size", "64", "--optimizer", "adam", "--lr", "1e-3", "--max-epoch", "2",
+                     "--no-save", "--num-workers", "0", "--cpu", "--log-format", "simple", "--seed", "1"], cwd=work)
+    loaded = [line.split("from ")[-1] for line in out.splitlines() if "loaded" in line and "blocks from" in line]
+    # epoch e reads shard (e-1) mod 2; fairseq loads the next epoch's shard ahead, validation comes from shard0
+    assert loaded[:3] == ["bin/shard0/valid", "bin/shard0/train", "bin/shard1/train"], loaded
+    assert loaded[3:] in ([], ["bin/shard0/train"]), loaded
+
+
+def test_rerun_skips_finished_shards_and_redoes_an_interrupted_one(work, tmp_path):
+    shutil.copytree(work / "bin", tmp_path / "bin")
+    for name in ("enc", "spm.dict.txt"):
+        os.symlink(work / name, tmp_path / name)
+    before = (tmp_path / "bin/shard1/train.bin").read_bytes()
+    shard0_inode = (tmp_path / "bin/shard0/train.bin").stat().st_ino
+    # a run killed while binarizing shard1: its directory never got its final name, a half-written
+    # temporary one and a half-written text shard are left
+    shutil.move(tmp_path / "bin/shard1", tmp_path / "bin/shard1.tmp")
+    with open(tmp_path / "bin/shard1.tmp/train.bin", "r+b") as f:
+        f.truncate(len(before) // 2)
+    (tmp_path / "bin/.text").mkdir()
+    (tmp_path / "bin/.text/shard1.txt.tmp").write_text("\u2581half")
+    args = ["--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt", "--valid-lines", "20", "--shards", "2",
+            "--destdir", "bin", "--workers", "2"]
+    out = check_script("binarize.py", *args, cwd=tmp_path)
+    assert out["shards_skipped"] == 1 and out["shards_binarized"] == 1
+    assert (tmp_path / "bin/shard1/train.bin").read_bytes() == before
+    assert (tmp_path / "bin/shard0/train.bin").stat().st_ino == shard0_inode  # untouched
+    assert sorted(os.listdir(tmp_path / "bin")) == ["plan.json", "shard0", "shard1"]
+    # a rerun with another plan is refused instead of mixing shards
+    proc = run_script("binarize.py", *args[:-4], "--destdir", "bin", "--shards", "3", cwd=tmp_path)
+    assert proc.returncode == 2 and "different shards" in proc.stderr
+
+
+def test_parallel_data_sharded_and_aligned(work, tmp_path):
+    from fairseq.data import Dictionary
+
+    raw = [line for line in LEE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    words = [line.split() for line in raw]
+    for split, rows in (("train", words[:280]), ("valid", words[280:])):
+        (tmp_path / f"{split}.src").write_text("\n".join(" ".join(w[:60]) for w in rows) + "\n")
+        (tmp_path / f"{split}.tgt").write_text("\n".join(" ".join(w[60:75]) for w in rows) + "\n")
+    check_script("encode.py", "--spm-model", work / "spm.model", "--input", "train", "valid", "-s", "src", "-t", "tgt",
+                 "--output-dir", "enc", "--workers", "2", cwd=tmp_path)
+    out = check_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", "enc/train", "--valid", "enc/valid",
+                       "-s", "src", "-t", "tgt", "--shards", "2", "--destdir", "bin", "--workers", "2", cwd=tmp_path)
+    assert out["shards_binarized"] == 2
+    dictionary = Dictionary.load(str(tmp_path / "bin/shard0/dict.src.txt"))
+    for lang in ("src", "tgt"):
+        text = (tmp_path / f"enc/train.{lang}").read_text().splitlines()
+        shards = [read_back(tmp_path / f"bin/shard{k}/train.src-tgt.{lang}", dictionary) for k in range(2)]
+        assert shards[0] + shards[1] == text
+        assert read_back(tmp_path / f"bin/shard0/valid.src-tgt.{lang}", dictionary) == \
+            (tmp_path / f"enc/valid.{lang}").read_text().splitlines()
+
+
+def test_line_count_mismatch_and_task_symbols_are_refused_before_any_output(work, tmp_path):
+    lines = (work / "enc/a.txt").read_text().splitlines()
+    (tmp_path / "t.src").write_text("\n".join(lines[:30]) + "\n")
+    (tmp_path / "t.tgt").write_text("\n".join(lines[:31]) + "\n")
+    proc = run_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", "t", "-s", "src", "-t", "tgt",
+                      "--destdir", "bin", cwd=tmp_path)
+    assert proc.returncode == 2 and "t.src has 30 lines but t.tgt has 31" in proc.stderr
+    assert not (tmp_path / "bin").exists()
+    (tmp_path / "dict.txt").write_text((work / "spm.dict.txt").read_text() + "<mask> 1\n")
+    proc = run_script("binarize.py", "--dict", "dict.txt", "--train", "t.src", "--destdir", "bin", cwd=tmp_path)
+    assert proc.returncode == 2 and "lists <mask>" in proc.stderr and not (tmp_path / "bin").exists()
+
+
+def test_recipe_prepares_a_text_directory_and_resumes(work, tmp_path):
+    (tmp_path / "text").mkdir()
+    for name in ("a.txt", "b.txt"):
+        shutil.copy(work / "raw" / name, tmp_path / "text" / name)
+    shutil.copy(GENSIM_DATA / "lee.cor", tmp_path / "text/c.txt")  # one invalid UTF-8 line
+    env = dict(os.environ, PYTHONWARNINGS="ignore", WORKERS="2", VOCAB_SIZE="1000", VALID_LINES="10",
+               TOKENS_PER_SAMPLE="256", INVALID_UTF8="skip")
+    cmd = ["bash", str(REPO / "recipes/prepare_pretraining.sh"), str(tmp_path / "text"), str(tmp_path / "out"), "1"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = tmp_path / "out"
+    assert (out / "data-path").read_text().strip() == f"{out}/data-bin/shard0"
+    assert json.loads((out / "encode.json").read_text())["invalid_utf8_skipped"] == 1
+    summary = json.loads((out / "binarize.json").read_text())
+    assert summary["shards_binarized"] == 1 and summary["lines"] > 300  # long documents were split
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0 and "shard0: complete, skipped" in proc.stderr
+    assert json.loads((out / "encode.json").read_text())["files_skipped"] == 3

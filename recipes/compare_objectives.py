@@ -88,12 +88,14 @@ def plot(curves, out: Path):
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for obj, rows in curves.items():
         x = [r["num_updates"] for r in rows]
-        (line,) = ax.plot(x, [r["loss"] for r in rows], label=NAMES.get(obj, obj))
-        if "ae_loss" in rows[0]:
-            ax.plot(x, [r["ae_loss"] for r in rows], "--", color=line.get_color(),
-                    label=NAMES.get(obj, obj) + ": AE part")
+        name = NAMES.get(obj, obj)
+        if "ae_loss" in rows[0]:  # PMLM's loss is the sum of two predictions a token: plot each
+            (line,) = ax.plot(x, [r["ae_loss"] for r in rows], label=name + ": AE ([M])")
+            ax.plot(x, [r["par_loss"] for r in rows], "--", color=line.get_color(), label=name + ": PAR ([P])")
+        else:
+            ax.plot(x, [r["loss"] for r in rows], label=name)
     ax.set_xlabel("update")
-    ax.set_ylabel("training loss (bits per masked token)")
+    ax.set_ylabel("training loss (bits per prediction)")
     ax.set_title("Pre-training objectives on one backbone (unilmv2_tiny)")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -17,7 +17,6 @@ is refused. Parallel files with different line counts are refused before any wor
 """
 import argparse
 import concurrent.futures
-import hashlib
 import json
 import logging
 import os
@@ -41,6 +40,9 @@ from preprocess.textio import (
     check_same_line_count,
     complete,
     count_lines,
+    input_files,
+    lang_pair,
+    sha256,
 )
 
 logger = logging.getLogger("preprocess.binarize")
@@ -83,19 +85,9 @@ class Layout:
         return [os.path.join(directory, f"{split}.idx")]
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def make_plan(args):
     """Check every input before any work; return the plan (also the resume check)."""
-    langs = [args.source_lang, args.target_lang] if args.source_lang or args.target_lang else []
-    if langs and not all(langs):
-        raise InputError("give both --source-lang and --target-lang, or neither")
+    langs = lang_pair(args.source_lang, args.target_lang)
     if args.valid and args.valid_lines:
         raise InputError("give --valid or --valid-lines, not both")
     if not os.path.isfile(args.dict):
@@ -106,10 +98,7 @@ def make_plan(args):
         raise InputError(str(e)) from None
 
     def files(prefix):
-        paths = [f"{prefix}.{lang}" for lang in langs] if langs else [prefix]
-        for p in paths:
-            if not os.path.isfile(p):
-                raise InputError(f"{p}: no such file")
+        paths = input_files(prefix, langs)
         if langs:
             check_same_line_count(*paths)
         return paths
@@ -123,16 +112,26 @@ def make_plan(args):
         "train": [[os.path.realpath(p) for p in t] for t in train],
         "sizes": [[os.path.getsize(p) for p in t] for t in train],
         "valid": [os.path.realpath(p) for p in valid] if valid else None,
+        "valid_sizes": [os.path.getsize(p) for p in valid] if valid else None,
         "valid_lines": args.valid_lines,
         "langs": langs,
-        "dict_sha256": _sha256(args.dict),
+        "dict_sha256": sha256(args.dict),
         "lines": total,
         "shards": args.shards,
     }
 
 
 def check_resume(plan_path, plan):
+    """Refuse a DATA_BIN written by another plan, or whose shards no plan.json accounts for."""
     if not os.path.exists(plan_path):
+        destdir = os.path.dirname(plan_path)
+        if os.path.isdir(destdir):
+            stray = sorted(n for n in os.listdir(destdir) if n.startswith("shard"))
+            if stray:
+                raise InputError(
+                    f"{destdir} holds {', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''} but no plan.json: "
+                    f"they may come from other inputs; use a new --destdir or delete those shards"
+                )
         return
     with open(plan_path) as f:
         old = json.load(f)
@@ -223,6 +222,9 @@ def run(args):
                 if k not in todo:
                     skip(lines, hi - lo)
                     continue
+                # bounded disk: at most concurrent_jobs shards are binarized (their text on disk)
+                # while this one's text is written
+                _wait_until_at_most(jobs, concurrent_jobs)
                 if complete(layout.text_files(f"shard{k}")):
                     skip(lines, hi - lo)
                 else:
@@ -236,6 +238,18 @@ def run(args):
     result = report.summary(total, time.perf_counter() - start, "lines")
     result["data"] = ":".join(layout.shard_dir(k) for k in range(args.shards))
     return result
+
+
+def _wait_until_at_most(jobs, n):
+    """Block until at most ``n`` of ``jobs`` are unfinished; a failed job raises its error now."""
+    while True:
+        for job in jobs:
+            if job.done():
+                job.result()
+        running = [job for job in jobs if not job.done()]
+        if len(running) <= n:
+            return
+        concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
 
 
 def _write(paths, rows):

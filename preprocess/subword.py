@@ -58,6 +58,7 @@ def cut_long(pieces, max_len, starts_word):
     """Cut ``pieces`` into consecutive runs of at most ``max_len`` tokens, each ending before a
     word start when one exists in the run (so words stay whole where possible). Concatenating the
     runs gives ``pieces`` back."""
+    assert max_len >= 1, f"cannot cut into runs of {max_len} tokens"
     runs, i = [], 0
     while len(pieces) - i > max_len:
         cut = i + max_len

@@ -5,27 +5,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from .helpers import REPO, USER_DIR, check_cli
-
-GENSIM_DATA = Path(__import__("gensim").__file__).parent / "test" / "test_data"
-LEE = GENSIM_DATA / "lee_background.cor"
-
-
-def run_script(name, *args, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, str(REPO / "preprocess" / name), *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
-def check_script(name, *args, cwd):
-    proc = run_script(name, *args, cwd=cwd)
-    assert proc.returncode == 0, f"{name} {args} failed:\n{proc.stderr[-4000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+from .helpers import LEE, LEE_TEST, REPO, USER_DIR, check_cli, check_script, read_lines, run_script
 
 
 def read_back(prefix, dictionary):
@@ -50,7 +33,7 @@ def work(tmp_path_factory):
     proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "1500",
                       "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
     assert proc.returncode == 0, proc.stderr
-    raw = LEE.read_text(encoding="utf-8").splitlines()
+    raw = read_lines(LEE)
     (d / "raw").mkdir()
     (d / "raw/a.txt").write_text("\n".join(raw[:150]) + "\n")
     (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
@@ -65,7 +48,7 @@ def work(tmp_path_factory):
 
 
 def encoded_lines(work):
-    return [line for name in ("a.txt", "b.txt") for line in (work / "enc" / name).read_text().splitlines()]
+    return [line for name in ("a.txt", "b.txt") for line in read_lines(work / "enc" / name)]
 
 
 def test_round_trip_and_shard_union_equal_the_encoded_text(work):
@@ -123,7 +106,7 @@ def test_rerun_skips_finished_shards_and_redoes_an_interrupted_one(work, tmp_pat
 def test_parallel_data_sharded_and_aligned(work, tmp_path):
     from fairseq.data import Dictionary
 
-    raw = [line for line in LEE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raw = [line for line in read_lines(LEE) if line.strip()]
     words = [line.split() for line in raw]
     for split, rows in (("train", words[:280]), ("valid", words[280:])):
         (tmp_path / f"{split}.src").write_text("\n".join(" ".join(w[:60]) for w in rows) + "\n")
@@ -135,15 +118,15 @@ def test_parallel_data_sharded_and_aligned(work, tmp_path):
     assert out["shards_binarized"] == 2
     dictionary = Dictionary.load(str(tmp_path / "bin/shard0/dict.src.txt"))
     for lang in ("src", "tgt"):
-        text = (tmp_path / f"enc/train.{lang}").read_text().splitlines()
+        text = read_lines(tmp_path / f"enc/train.{lang}")
         shards = [read_back(tmp_path / f"bin/shard{k}/train.src-tgt.{lang}", dictionary) for k in range(2)]
         assert shards[0] + shards[1] == text
         assert read_back(tmp_path / f"bin/shard0/valid.src-tgt.{lang}", dictionary) == \
-            (tmp_path / f"enc/valid.{lang}").read_text().splitlines()
+            read_lines(tmp_path / f"enc/valid.{lang}")
 
 
 def test_line_count_mismatch_and_task_symbols_are_refused_before_any_output(work, tmp_path):
-    lines = (work / "enc/a.txt").read_text().splitlines()
+    lines = read_lines(work / "enc/a.txt")
     (tmp_path / "t.src").write_text("\n".join(lines[:30]) + "\n")
     (tmp_path / "t.tgt").write_text("\n".join(lines[:31]) + "\n")
     proc = run_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", "t", "-s", "src", "-t", "tgt",
@@ -159,7 +142,7 @@ def test_recipe_prepares_a_text_directory_and_resumes(work, tmp_path):
     (tmp_path / "text").mkdir()
     for name in ("a.txt", "b.txt"):
         shutil.copy(work / "raw" / name, tmp_path / "text" / name)
-    shutil.copy(GENSIM_DATA / "lee.cor", tmp_path / "text/c.txt")  # one invalid UTF-8 line
+    shutil.copy(LEE_TEST, tmp_path / "text/c.txt")  # one invalid UTF-8 line
     env = dict(os.environ, PYTHONWARNINGS="ignore", WORKERS="2", VOCAB_SIZE="1000", VALID_LINES="10",
                TOKENS_PER_SAMPLE="256", INVALID_UTF8="skip")
     cmd = ["bash", str(REPO / "recipes/prepare_pretraining.sh"), str(tmp_path / "text"), str(tmp_path / "out"), "1"]

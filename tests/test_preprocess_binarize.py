@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -156,3 +157,76 @@ def test_recipe_prepares_a_text_directory_and_resumes(work, tmp_path):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0 and "shard0: complete, skipped" in proc.stderr
     assert json.loads((out / "encode.json").read_text())["files_skipped"] == 3
+
+
+def test_bad_lines_are_refused_with_file_and_line_before_binarizing(work, tmp_path):
+    lines = read_lines(work / "enc/a.txt")[:40]
+    bad = {"cr.txt": "\u2581a\rb", "latin1.txt": None}
+    for name in bad:
+        rows = [line.encode() for line in lines]
+        rows[6] = b"\xa3 \xe2\x96\x81x" if bad[name] is None else bad[name].encode()
+        (tmp_path / name).write_bytes(b"\n".join(rows) + b"\n")
+    # CRLF endings and the characters only str.splitlines breaks at (one line to fairseq), no final newline
+    (tmp_path / "ok.txt").write_bytes(b"".join(line.encode() + b"\r\n" for line in lines[:20]) + "\n".join(
+        f"{line}\x0b\x85\u2028\x1c{line}" for line in lines[20:]).encode())
+    for name, message in (("cr.txt", "cr.txt:7: a carriage return (\\r) inside the line"),
+                          ("latin1.txt", "latin1.txt:7: invalid UTF-8 (byte 0xa3")):
+        proc = run_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", name, "--destdir", name + ".bin",
+                          cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        assert not [n for n in os.listdir(tmp_path / f"{name}.bin") if n.startswith("shard")]
+    from fairseq.data import Dictionary
+
+    check_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", "ok.txt", "--destdir", "ok.bin",
+                 cwd=tmp_path)
+    expected = lines[:20] + [f"{line} {line}" for line in lines[20:]]
+    assert read_back(tmp_path / "ok.bin/shard0/train", Dictionary.load(str(work / "spm.dict.txt"))) == expected
+
+
+def test_sentence_count_guard_refuses_a_shard_fairseq_reads_differently(work, tmp_path):
+    from preprocess.binarize import Layout, binarize_shard
+
+    layout = Layout(str(tmp_path / "bin"), [])
+    os.makedirs(layout.text)
+    (tmp_path / "bin/.text/shard0.txt").write_bytes(b"\xe2\x96\x81a\r\xe2\x96\x81b\n\xe2\x96\x81c\n")  # unchecked
+    with pytest.raises(RuntimeError, match="holds 3 sentences, expected 2"):
+        binarize_shard(layout, 0, 2, 0, str(work / "spm.dict.txt"), 1, keep_text=False)
+    assert not (tmp_path / "bin/shard0").exists()
+
+
+def test_shards_without_plan_are_refused_and_plan_records_valid_sizes(work, tmp_path):
+    (tmp_path / "bin/shard1.tmp").mkdir(parents=True)
+    args = ["--dict", work / "spm.dict.txt", "--train", work / "enc/a.txt", "--valid", work / "enc/b.txt",
+            "--destdir", "bin"]
+    proc = run_script("binarize.py", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and "holds shard1.tmp but no plan.json" in proc.stderr
+    assert os.listdir(tmp_path / "bin") == ["shard1.tmp"]
+    check_script("binarize.py", *args[:-1], "bin2", cwd=tmp_path)
+    plan = json.loads((tmp_path / "bin2/plan.json").read_text())
+    assert plan["valid_sizes"] == [(work / "enc/b.txt").stat().st_size]
+
+
+def test_text_on_disk_is_bounded_by_the_running_jobs(work, tmp_path, monkeypatch):
+    """--workers 1, 6 shards: while one shard is binarized only the next one's text is written."""
+    import threading
+
+    from preprocess import binarize
+
+    seen, lock = [], threading.Lock()
+
+    def fake_binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text):
+        with lock:
+            seen.append(sorted(n for n in os.listdir(layout.text) if n.startswith("shard")))
+        time.sleep(0.05)
+        os.makedirs(layout.shard_dir(k))
+        for p in layout.text_files(f"shard{k}"):
+            os.unlink(p)
+        return binarize.Counter(lines=expected, shards_binarized=1)
+
+    monkeypatch.setattr(binarize, "binarize_shard", fake_binarize_shard)
+    args = binarize.get_parser().parse_args(["--dict", str(work / "spm.dict.txt"), "--train", str(work / "enc/a.txt"),
+                                             "--shards", "6", "--destdir", str(tmp_path / "bin"), "--workers", "1"])
+    result = binarize.run(args)
+    assert result["shards_binarized"] == 6 and len(seen) == 6
+    assert max(len(names) for names in seen) <= 2, seen  # the shard being binarized and the next one

@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -281,8 +282,13 @@ def get_parser():
     return p
 
 
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)  # SystemExit in the main thread: workers stopped, .tmp files removed
+
+
 def main(argv=None):
     args = get_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
                         stream=sys.stderr)
     try:

@@ -4,8 +4,11 @@ that a rerun resumes; parallel data and the faults that must stop it before any 
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -137,6 +140,9 @@ def test_line_count_mismatch_and_task_symbols_are_refused_before_any_output(work
     (tmp_path / "dict.txt").write_text((work / "spm.dict.txt").read_text() + "<mask> 1\n")
     proc = run_script("binarize.py", "--dict", "dict.txt", "--train", "t.src", "--destdir", "bin", cwd=tmp_path)
     assert proc.returncode == 2 and "lists <mask>" in proc.stderr and not (tmp_path / "bin").exists()
+    (tmp_path / "dict.txt").write_text((work / "spm.dict.txt").read_text() + "<mask> 1 #fairseq:overwrite\n")
+    proc = run_script("binarize.py", "--dict", "dict.txt", "--train", "t.src", "--destdir", "bin", cwd=tmp_path)
+    assert proc.returncode == 2 and "lists <mask>" in proc.stderr and not (tmp_path / "bin").exists()
 
 
 def test_recipe_prepares_a_text_directory_and_resumes(work, tmp_path):
@@ -230,3 +236,21 @@ def test_text_on_disk_is_bounded_by_the_running_jobs(work, tmp_path, monkeypatch
     result = binarize.run(args)
     assert result["shards_binarized"] == 6 and len(seen) == 6
     assert max(len(names) for names in seen) <= 2, seen  # the shard being binarized and the next one
+
+
+def test_sigterm_stops_the_fairseq_preprocess_children(work, tmp_path):
+    proc = subprocess.Popen([sys.executable, str(REPO / "preprocess/binarize.py"), "--dict", work / "spm.dict.txt",
+                             "--train", work / "enc/a.txt", work / "enc/b.txt", "--shards", "2", "--workers", "2",
+                             "--destdir", "bin"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline, pids = time.time() + 60, []
+    while not pids and time.time() < deadline and proc.poll() is None:
+        pids = [int(p) for task in Path(f"/proc/{proc.pid}/task").iterdir()
+                for p in (task / "children").read_text().split()] if children.exists() else []
+        time.sleep(0.02)
+    assert pids, "binarize.py finished before fairseq-preprocess started"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()], "fairseq-preprocess outlived binarize.py"
+    assert not [n for n in os.listdir(tmp_path / "bin") if n.startswith("shard") and not n.endswith(".tmp")]

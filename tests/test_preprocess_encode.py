@@ -210,6 +210,7 @@ def test_wordpiece_vocab_gives_a_dict_the_tasks_accept(tmp_path):
     assert symbols == [t for t in vocab if t not in specials]
     mapping = {line.split()[2]: line.split()[1] for line in proc.stdout.splitlines()}
     assert (mapping["[PAD]"], mapping["[UNK]"], mapping["[CLS]"], mapping["[SEP]"]) == ("1", "3", "0", "2")
+    assert mapping["[MASK]"] == "<mask>" and mapping["[unused0]"] == "-"
     dictionary = load_dictionary(str(tmp_path / "dict.txt"))
     assert len(dictionary) == 4 + len(symbols)
 
@@ -259,6 +260,7 @@ def test_wrong_arguments_are_refused_before_any_output(spm_dir, tmp_path):
         (["--input", "p", "-s", "src", "-t", "tgt", "--output-dir", "."], "is the input"),
         (["--input", "p.src", "--output", "o.txt", "--tokens-per-sample", "1"], "--tokens-per-sample 1: give 0"),
         (["--input", "p.src", "--output", "o.txt", "--tokens-per-sample", "2"], "--tokens-per-sample 2: give 0"),
+        (["--input", "p.src", "--output-dir", "p.tgt"], "cannot write the output"),  # a file, not a directory
     ]
     (tmp_path / "sub").mkdir()
     for args, message in cases:
@@ -361,3 +363,8 @@ def test_pair_statistics_count_each_pair_once(spm_dir, tmp_path):
                        "--output-dir", "enc", "--invalid-utf8", "skip", cwd=tmp_path)
     assert out["lines_in"] == 4 and out["invalid_utf8_skipped"] == 2 and out["lines_out"] == 2
     assert out["bytes"] == (tmp_path / "p.src").stat().st_size + (tmp_path / "p.tgt").stat().st_size
+
+    # a character not in the vocab is [UNK] -> <unk>; BERT's specials written in the text are text
+    (tmp_path / "odd.txt").write_text("fire \u2603 crews [MASK] [SEP]\n")
+    check_script("encode.py", "--wordpiece-vocab", "vocab.txt", "--input", "odd.txt", "--output", "odd.wp", cwd=tmp_path)
+    assert read_lines(tmp_path / "odd.wp") == ["fire <unk> crews [ mask ] [ sep ]"]

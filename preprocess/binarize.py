@@ -13,7 +13,11 @@ binarized into shard0 only: fairseq loads validation data from the first data di
 are written as DATA_BIN/shardK.tmp and renamed to DATA_BIN/shardK once fairseq-preprocess has
 finished and the number of sentences is checked; a rerun skips finished shards and redoes the
 others. DATA_BIN/plan.json records the inputs, dictionary and shard count: a rerun with others
-is refused. Parallel files with different line counts are refused before any work.
+is refused, and so is a DATA_BIN with shard* directories but no plan.json. Parallel files with
+different line counts are refused before any work; a line that is not UTF-8 or holds a carriage
+return other than a final CRLF's (fairseq would read two lines) stops the split with FILE:LINE
+(exit 2). At most (concurrent fairseq-preprocess runs + 1) shards' text is on disk at a time.
+SIGTERM stops the fairseq-preprocess runs.
 """
 import argparse
 import concurrent.futures

@@ -1,6 +1,7 @@
 """Ordered parallel map over a stream with a bounded number of items in flight."""
 import concurrent.futures
 import multiprocessing as mp
+import signal
 from collections import deque
 from concurrent.futures.process import BrokenProcessPool
 
@@ -22,7 +23,7 @@ def ordered_map(fn, items, workers, initializer=None, initargs=(), max_in_flight
         yield from map(fn, items)
         return
     max_in_flight = max_in_flight or 2 * workers
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp.get_context("fork"), initializer, initargs)
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp.get_context("fork"), _init, (initializer, initargs))
     pending = deque()
     try:
         for item in items:
@@ -36,3 +37,11 @@ def ordered_map(fn, items, workers, initializer=None, initargs=(), max_in_flight
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init(initializer, initargs):
+    # a forked worker must not inherit the parent's SIGTERM handler: the executor stops workers
+    # with SIGTERM when one of them died, and a worker that survives it hangs the executor
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)

@@ -221,6 +221,13 @@ def test_wordpiece_vocab_gives_a_dict_the_tasks_accept(tmp_path):
     expected = [" ".join(e.tokens) for e in tok.encode_batch(raw, add_special_tokens=False)]
     assert read_lines(tmp_path / "wp.txt") == expected
     assert all(t in dictionary.indices for line in expected for t in line.split())
+    # a character not in the vocab is [UNK] -> <unk>; BERT's specials written in the text are text
+    (tmp_path / "odd.txt").write_text("fire \u2603 crews [MASK] [SEP]\n")
+    check_script("encode.py", "--wordpiece-vocab", "vocab.txt", "--input", "odd.txt", "--output", "odd.wp", cwd=tmp_path)
+    plain = [t if t != "[UNK]" else "<unk>" for t in tok.encode("fire \u2603 crews [ mask ] [ sep ]",
+                                                                 add_special_tokens=False).tokens]
+    assert read_lines(tmp_path / "odd.wp") == [" ".join(plain)]
+    assert plain[:2] == ["fire", "<unk>"] and plain.count("<unk>") == 1 and "[" in plain
 
 
 def test_line_breaks_inside_lines_crlf_no_final_newline_and_empty_files(spm_dir, tmp_path):
@@ -363,8 +370,3 @@ def test_pair_statistics_count_each_pair_once(spm_dir, tmp_path):
                        "--output-dir", "enc", "--invalid-utf8", "skip", cwd=tmp_path)
     assert out["lines_in"] == 4 and out["invalid_utf8_skipped"] == 2 and out["lines_out"] == 2
     assert out["bytes"] == (tmp_path / "p.src").stat().st_size + (tmp_path / "p.tgt").stat().st_size
-
-    # a character not in the vocab is [UNK] -> <unk>; BERT's specials written in the text are text
-    (tmp_path / "odd.txt").write_text("fire \u2603 crews [MASK] [SEP]\n")
-    check_script("encode.py", "--wordpiece-vocab", "vocab.txt", "--input", "odd.txt", "--output", "odd.wp", cwd=tmp_path)
-    assert read_lines(tmp_path / "odd.wp") == ["fire <unk> crews [ mask ] [ sep ]"]

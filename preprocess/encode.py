@@ -7,8 +7,8 @@ line order kept, every output written to NAME.tmp and renamed when complete.
         --source-lang src --target-lang tgt --output-dir encoded      # raw/train.src + raw/train.tgt ...
 
 Each input FILE becomes OUTPUT_DIR/basename(FILE) (pairs: PREFIX.src/.tgt -> OUTPUT_DIR/basename
-(PREFIX).src/.tgt), one document a line, tokens separated by spaces. OUTPUT_DIR/plan.json
-(--output: OUTPUT.plan.json) records the tokenizer's sha256 and every option that changes the
+(PREFIX).src/.tgt), one document a line, tokens separated by spaces. OUTPUT_DIR/.plan.json
+(--output DIR/FILE: DIR/.FILE.plan.json; hidden, so OUTPUT_DIR/* names the encoded files) records the tokenizer's sha256 and every option that changes the
 output: a rerun with others is refused (exit 2) unless --force. A rerun skips outputs that exist
 (they only appear complete) and redoes the rest. Bad input: invalid UTF-8 stops with the file
 and line (exit 2) unless --invalid-utf8 skip; empty documents (pairs: pairs with an empty side)
@@ -170,7 +170,7 @@ def load_checked(spec):
 
 
 def output_plan(args, spec):
-    """Everything that decides the encoded text, recorded in the output's plan.json (not
+    """Everything that decides the encoded text, recorded in the output's .plan.json (not
     --invalid-utf8: with ``error`` a file with an invalid line is never completed, so a complete
     output is the same with ``skip``)."""
     return {
@@ -186,7 +186,11 @@ def output_plan(args, spec):
 
 
 def plan_path(args):
-    return os.path.join(args.output_dir, "plan.json") if args.output_dir else f"{args.output}.plan.json"
+    """Hidden, so that ``OUTPUT_DIR/*`` (binarize.py --train) names the encoded files only."""
+    if args.output_dir:
+        return os.path.join(args.output_dir, ".plan.json")
+    directory, name = os.path.split(args.output)
+    return os.path.join(directory, f".{name}.plan.json")
 
 
 def check_output_plan(path, new, force):
@@ -278,7 +282,7 @@ def get_parser():
     p.add_argument("--chunk-bytes", type=int, default=1 << 18,
                    help="text sent to a worker at a time; 2 x workers chunks at most are in flight")
     p.add_argument("--force", action="store_true",
-                   help="re-encode outputs that are already complete, also with settings other than plan.json's")
+                   help="re-encode outputs that are already complete, also with settings other than .plan.json's")
     return p
 
 

@@ -94,7 +94,7 @@ def test_invalid_utf8_names_file_and_line_or_is_skipped_and_counted(spm_dir, tmp
                       "--output-dir", "out", cwd=tmp_path)
     assert proc.returncode == 2
     assert f"{LEE_TEST}:41: invalid UTF-8 (byte 0xa3" in proc.stderr and "--invalid-utf8 skip" in proc.stderr
-    assert os.listdir(tmp_path / "out") == ["plan.json"]  # neither a final nor a .tmp file is left
+    assert os.listdir(tmp_path / "out") == [".plan.json"]  # neither a final nor a .tmp file is left
     out = check_script("encode.py", "--spm-model", spm_dir / "spm.model", "--input", LEE_TEST,
                        "--output-dir", "out", "--invalid-utf8", "skip", cwd=tmp_path)
     assert out["invalid_utf8_skipped"] == 1 and out["lines_in"] == 50 and out["lines_out"] == 49
@@ -322,7 +322,7 @@ def test_killed_worker_ends_the_run_with_an_error_and_no_complete_looking_output
     os.kill(int(pids[-1]), signal.SIGKILL)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1 and b"worker process died" in stderr, stderr[-2000:]
-    assert sorted(os.listdir(tmp_path / "enc")) == ["plan.json"]
+    assert sorted(os.listdir(tmp_path / "enc")) == [".plan.json"]
 
 
 def test_rerun_with_another_tokenizer_or_options_is_refused(spm_dir, tmp_path):
@@ -330,7 +330,7 @@ def test_rerun_with_another_tokenizer_or_options_is_refused(spm_dir, tmp_path):
     shutil.copy(spm_dir / "spm.model", tmp_path / "m.model")
     base = ["--input", "a.txt", "--output-dir", "enc"]
     check_script("encode.py", "--spm-model", "m.model", *base, cwd=tmp_path)
-    assert json.loads((tmp_path / "enc/plan.json").read_text())["tokens_per_sample"] == 512
+    assert json.loads((tmp_path / "enc/.plan.json").read_text())["tokens_per_sample"] == 512
     proc = run_script("encode.py", "--spm-model", "m.model", *base, "--tokens-per-sample", "64", cwd=tmp_path)
     assert proc.returncode == 2 and "different tokens_per_sample" in proc.stderr and "--force" in proc.stderr
     proc = run_script("spm.py", "train", "--input", "a.txt", "--model-prefix", "m", "--vocab-size", "16",

@@ -13,18 +13,24 @@ binarized into shard0 only: fairseq loads validation data from the first data di
 are written as DATA_BIN/shardK.tmp and renamed to DATA_BIN/shardK once fairseq-preprocess has
 finished and the number of sentences is checked; a rerun skips finished shards and redoes the
 others. DATA_BIN/plan.json records the inputs, dictionary and shard count: a rerun with others
-is refused. Parallel files with different line counts are refused before any work.
+is refused, and so is a DATA_BIN with shard* directories but no plan.json. Parallel files with
+different line counts are refused before any work; a line that is not UTF-8 or holds a carriage
+return other than a final CRLF's (fairseq would read two lines) stops the split with FILE:LINE
+(exit 2). At most (concurrent fairseq-preprocess runs + 1) shards' text is on disk at a time.
+SIGTERM stops the fairseq-preprocess runs.
 """
 import argparse
 import concurrent.futures
-import hashlib
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -41,6 +47,9 @@ from preprocess.textio import (
     check_same_line_count,
     complete,
     count_lines,
+    input_files,
+    lang_pair,
+    sha256,
 )
 
 logger = logging.getLogger("preprocess.binarize")
@@ -83,19 +92,9 @@ class Layout:
         return [os.path.join(directory, f"{split}.idx")]
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def make_plan(args):
     """Check every input before any work; return the plan (also the resume check)."""
-    langs = [args.source_lang, args.target_lang] if args.source_lang or args.target_lang else []
-    if langs and not all(langs):
-        raise InputError("give both --source-lang and --target-lang, or neither")
+    langs = lang_pair(args.source_lang, args.target_lang)
     if args.valid and args.valid_lines:
         raise InputError("give --valid or --valid-lines, not both")
     if not os.path.isfile(args.dict):
@@ -106,10 +105,7 @@ def make_plan(args):
         raise InputError(str(e)) from None
 
     def files(prefix):
-        paths = [f"{prefix}.{lang}" for lang in langs] if langs else [prefix]
-        for p in paths:
-            if not os.path.isfile(p):
-                raise InputError(f"{p}: no such file")
+        paths = input_files(prefix, langs)
         if langs:
             check_same_line_count(*paths)
         return paths
@@ -123,16 +119,26 @@ def make_plan(args):
         "train": [[os.path.realpath(p) for p in t] for t in train],
         "sizes": [[os.path.getsize(p) for p in t] for t in train],
         "valid": [os.path.realpath(p) for p in valid] if valid else None,
+        "valid_sizes": [os.path.getsize(p) for p in valid] if valid else None,
         "valid_lines": args.valid_lines,
         "langs": langs,
-        "dict_sha256": _sha256(args.dict),
+        "dict_sha256": sha256(args.dict),
         "lines": total,
         "shards": args.shards,
     }
 
 
 def check_resume(plan_path, plan):
+    """Refuse a DATA_BIN written by another plan, or whose shards no plan.json accounts for."""
     if not os.path.exists(plan_path):
+        destdir = os.path.dirname(plan_path)
+        if os.path.isdir(destdir):
+            stray = sorted(n for n in os.listdir(destdir) if n.startswith("shard"))
+            if stray:
+                raise InputError(
+                    f"{destdir} holds {', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''} but no plan.json: "
+                    f"they may come from other inputs; use a new --destdir or delete those shards"
+                )
         return
     with open(plan_path) as f:
         old = json.load(f)
@@ -154,9 +160,40 @@ def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, w
     if valid_prefix:
         cmd += ["--validpref", valid_prefix]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env)
+    with _children_lock:
+        if _stopping.is_set():
+            raise RuntimeError("stopped")
+        # its own process group, so that stop_children also reaches fairseq-preprocess's workers
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
+        _children.add(proc)
+    try:
+        _, stderr = proc.communicate()
+    finally:
+        with _children_lock:
+            _children.discard(proc)
     if proc.returncode:
-        raise RuntimeError(f"fairseq-preprocess failed for {train_prefix}:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"fairseq-preprocess failed for {train_prefix}:\n{stderr[-3000:]}")
+
+
+_children, _children_lock, _stopping = set(), threading.Lock(), threading.Event()
+
+
+def stop_children(grace=5.0):
+    """Terminate every running fairseq-preprocess (and its workers); start no new one."""
+    with _children_lock:
+        _stopping.set()
+        procs = list(_children)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text):
@@ -202,40 +239,65 @@ def run(args):
     per_job = max(1, args.workers // concurrent_jobs)
     streams = [list(s) for s in zip(*plan["train"])]  # one list of files per language
 
-    valid_expected = 0
     with concurrent.futures.ThreadPoolExecutor(concurrent_jobs) as pool:
-        jobs = []
-        lines = records(streams)
-        valid_files, need_valid = layout.text_files("valid"), 0 in todo
-        if args.valid_lines:
-            if need_valid and not complete(valid_files):
-                _write(valid_files, take(lines, args.valid_lines))
-            else:
-                skip(lines, args.valid_lines)
-            valid_expected = args.valid_lines if need_valid else 0
-        elif args.valid and need_valid:
-            _write(valid_files, records([[p] for p in plan["valid"]]))
-            valid_expected = count_lines(plan["valid"][0])
-        if todo:
-            for k, (lo, hi) in enumerate(ranges):
-                if k > todo[-1]:
-                    break
-                if k not in todo:
-                    skip(lines, hi - lo)
-                    continue
-                if complete(layout.text_files(f"shard{k}")):
-                    skip(lines, hi - lo)
-                else:
-                    _write(layout.text_files(f"shard{k}"), take(lines, hi - lo))
-                jobs.append(pool.submit(binarize_shard, layout, k, hi - lo, valid_expected if k == 0 else 0,
-                                        args.dict, per_job, args.keep_text))
-        for job in jobs:
-            total.update(job.result())
+        try:
+            _split_and_binarize(args, layout, plan, todo, ranges, pool, concurrent_jobs, per_job, streams, total)
+        except BaseException:  # an error, Ctrl-C, SIGTERM: no fairseq-preprocess is left running
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_children()
+            raise
     if not args.keep_text:
         shutil.rmtree(layout.text, ignore_errors=True)
     result = report.summary(total, time.perf_counter() - start, "lines")
     result["data"] = ":".join(layout.shard_dir(k) for k in range(args.shards))
     return result
+
+
+def _split_and_binarize(args, layout, plan, todo, ranges, pool, concurrent_jobs, per_job, streams, total):
+    """Write the shards' text (streamed, bounded) and binarize each in ``pool``; adds to ``total``."""
+    valid_expected = 0
+    jobs = []
+    lines = records(streams)
+    valid_files, need_valid = layout.text_files("valid"), 0 in todo
+    if args.valid_lines:
+        if need_valid and not complete(valid_files):
+            _write(valid_files, take(lines, args.valid_lines))
+        else:
+            skip(lines, args.valid_lines)
+        valid_expected = args.valid_lines if need_valid else 0
+    elif args.valid and need_valid:
+        _write(valid_files, records([[p] for p in plan["valid"]]))
+        valid_expected = count_lines(plan["valid"][0])
+    if todo:
+        for k, (lo, hi) in enumerate(ranges):
+            if k > todo[-1]:
+                break
+            if k not in todo:
+                skip(lines, hi - lo)
+                continue
+            # bounded disk: at most concurrent_jobs shards are binarized (their text on disk)
+            # while this one's text is written
+            _wait_until_at_most(jobs, concurrent_jobs)
+            if complete(layout.text_files(f"shard{k}")):
+                skip(lines, hi - lo)
+            else:
+                _write(layout.text_files(f"shard{k}"), take(lines, hi - lo))
+            jobs.append(pool.submit(binarize_shard, layout, k, hi - lo, valid_expected if k == 0 else 0,
+                                    args.dict, per_job, args.keep_text))
+    for job in jobs:
+        total.update(job.result())
+
+
+def _wait_until_at_most(jobs, n):
+    """Block until at most ``n`` of ``jobs`` are unfinished; a failed job raises its error now."""
+    while True:
+        for job in jobs:
+            if job.done():
+                job.result()
+        running = [job for job in jobs if not job.done()]
+        if len(running) <= n:
+            return
+        concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
 
 
 def _write(paths, rows):
@@ -264,8 +326,13 @@ def get_parser():
     return p
 
 
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)  # SystemExit in the main thread: cleanup runs (children, .tmp files)
+
+
 def main(argv=None):
     args = get_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
                         stream=sys.stderr)
     if args.shards < 1 or args.workers < 1 or args.valid_lines < 0:

@@ -7,16 +7,20 @@ line order kept, every output written to NAME.tmp and renamed when complete.
         --source-lang src --target-lang tgt --output-dir encoded      # raw/train.src + raw/train.tgt ...
 
 Each input FILE becomes OUTPUT_DIR/basename(FILE) (pairs: PREFIX.src/.tgt -> OUTPUT_DIR/basename
-(PREFIX).src/.tgt), one document a line, tokens separated by spaces. A rerun skips outputs that
-exist (they only appear complete) and redoes the rest. Bad input: invalid UTF-8 stops with the
-file and line (exit 2) unless --invalid-utf8 skip; empty documents (pairs: pairs with an empty
-side) are dropped; documents longer than --tokens-per-sample - 2 subword tokens are split at word
+(PREFIX).src/.tgt), one document a line, tokens separated by spaces. OUTPUT_DIR/.plan.json
+(--output DIR/FILE: DIR/.FILE.plan.json; hidden, so OUTPUT_DIR/* names the encoded files) records the tokenizer's sha256 and every option that changes the
+output: a rerun with others is refused (exit 2) unless --force. A rerun skips outputs that exist
+(they only appear complete) and redoes the rest. Bad input: invalid UTF-8 stops with the file
+and line (exit 2) unless --invalid-utf8 skip; empty documents (pairs: pairs with an empty side)
+are dropped; documents longer than --tokens-per-sample - 2 subword tokens are split at word
 starts or dropped (--long-lines). Everything left out is counted in the summary, the JSON object
 printed last on stdout.
 """
 import argparse
+import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections import Counter
@@ -26,9 +30,10 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from preprocess import report
-from preprocess.parallel import ordered_map
+from preprocess.parallel import BrokenProcessPool, ordered_map
 from preprocess.subword import cut_long, load_tokenizer
 from preprocess.textio import (
+    DEFAULT_MAX_DOCUMENT_CHARS,
     FORMAT_CHOICES,
     INVALID_UTF8_CHOICES,
     InputError,
@@ -37,6 +42,9 @@ from preprocess.textio import (
     check_same_line_count,
     complete,
     documents,
+    input_files,
+    lang_pair,
+    sha256,
 )
 
 logger = logging.getLogger("preprocess.encode")
@@ -45,8 +53,8 @@ LONG_LINE_CHOICES = ("split", "drop", "keep")
 _worker = {}
 
 
-def _init_worker(spec, max_tokens, long_lines):
-    _worker.update(tokenizer=load_tokenizer(spec), max_tokens=max_tokens, long_lines=long_lines)
+def _init_worker(spec, max_tokens, long_lines, tokenizer=None):
+    _worker.update(tokenizer=tokenizer or load_tokenizer(spec), max_tokens=max_tokens, long_lines=long_lines)
 
 
 def encode_chunk(records):
@@ -74,9 +82,9 @@ def encode_chunk(records):
 
 
 def chunked(records, chunk_bytes, max_records=20000):
-    """Group a stream of ``(line number, texts)`` into lists of texts of about ``chunk_bytes``."""
+    """Group a stream of tuples of texts into lists of about ``chunk_bytes`` characters."""
     chunk, size = [], 0
-    for _, texts in records:
+    for texts in records:
         chunk.append(texts)
         size += sum(len(t) for t in texts)
         if size >= chunk_bytes or len(chunk) >= max_records:
@@ -86,12 +94,14 @@ def chunked(records, chunk_bytes, max_records=20000):
         yield chunk
 
 
-def encode_stream(records, outputs, spec, workers, max_tokens, long_lines, chunk_bytes):
-    """Encode ``records`` into the files ``outputs`` (atomically); returns the worker counts."""
+def encode_stream(records, outputs, spec, workers, max_tokens, long_lines, chunk_bytes, tokenizer=None):
+    """Encode ``records`` into the files ``outputs`` (atomically); returns the worker counts.
+    ``tokenizer``: the loaded ``spec``, used as it is when ``workers`` is 1."""
     counts = Counter()
+    initargs = (spec, max_tokens, long_lines, tokenizer if workers <= 1 else None)
     with atomic_outputs(outputs) as files:
         chunks = chunked(records, chunk_bytes)
-        for texts, c in ordered_map(encode_chunk, chunks, workers, _init_worker, (spec, max_tokens, long_lines)):
+        for texts, c in ordered_map(encode_chunk, chunks, workers, _init_worker, initargs):
             for f, text in zip(files, texts):
                 f.write(text)
             counts.update(c)
@@ -100,52 +110,121 @@ def encode_stream(records, outputs, spec, workers, max_tokens, long_lines, chunk
 
 def plan(args):
     """(inputs, outputs) per job, checked before any work: files exist, names do not collide,
-    parallel files have the same number of lines."""
-    langs = (args.source_lang, args.target_lang)
-    pairs = all(langs)
-    if any(langs) and not pairs:
-        raise InputError("give both --source-lang and --target-lang, or neither")
-    if pairs and args.format != "lines":
+    no output is an input, parallel files have the same number of lines."""
+    langs = lang_pair(args.source_lang, args.target_lang)
+    if langs and args.format != "lines":
         raise InputError("parallel data is line-aligned: --format paragraphs is for monolingual text only")
     if args.long_lines is None:
-        args.long_lines = "keep" if pairs else "split"
-    if pairs and args.long_lines == "split":
+        args.long_lines = "keep" if langs else "split"
+    if langs and args.long_lines == "split":
         raise InputError("a source/target pair cannot be split: use --long-lines drop or keep with parallel data")
+    if args.output and langs:
+        raise InputError("--output writes one file, parallel data needs two: use --output-dir with -s/-t")
     if args.output and len(args.input) != 1:
         raise InputError("--output takes a single --input; use --output-dir for several")
     jobs, names = [], {}
     for item in args.input:
-        inputs = [f"{item}.{lang}" for lang in langs] if pairs else [item]
-        for path in inputs:
-            if not os.path.isfile(path):
-                raise InputError(f"{path}: no such file")
+        inputs = input_files(item, langs)
         if args.output:
             outputs = [args.output]
         else:
             base = os.path.join(args.output_dir, os.path.basename(item))
-            outputs = [f"{base}.{lang}" for lang in langs] if pairs else [base]
+            outputs = [f"{base}.{lang}" for lang in langs] if langs else [base]
+        if os.path.abspath(outputs[0]) == os.path.abspath(plan_path(args)):
+            raise InputError(f"{item}: its output would overwrite {plan_path(args)}; rename it")
         if outputs[0] in names:
             raise InputError(f"{item} and {names[outputs[0]]} would both be written to {outputs[0]}: rename one")
         names[outputs[0]] = item
         jobs.append((inputs, outputs))
-    if pairs:
+    sources = {os.path.realpath(p): p for inputs, _ in jobs for p in inputs}
+    for _, outputs in jobs:
+        for out in outputs:
+            if os.path.realpath(out) in sources:
+                raise InputError(f"{out} is the input {sources[os.path.realpath(out)]}: writing it would destroy "
+                                 f"the raw text; choose another --output/--output-dir")
+    if langs:
         for inputs, _ in jobs:
             check_same_line_count(*inputs)
     return jobs
 
 
-def run(args):
+def tokenizer_spec(args):
     if args.spm_model:
-        spec = ("spm", args.spm_model)
-    else:
-        spec = ("wordpiece", args.wordpiece_vocab, not args.cased)
-    for path in spec[1:2]:
-        if not os.path.isfile(path):
-            raise InputError(f"{path}: no such file")
+        return ("spm", args.spm_model)
+    return ("wordpiece", args.wordpiece_vocab, not args.cased)
+
+
+def load_checked(spec):
+    """Load the tokenizer once here, before any worker starts: a bad model is an InputError."""
+    path = spec[1]
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        tokenizer = load_tokenizer(spec)
+        tokenizer.encode_batch(["a"])
+    except Exception as e:  # noqa: BLE001  (sentencepiece and tokenizers raise several types)
+        kind = "SentencePiece model" if spec[0] == "spm" else "WordPiece vocab.txt"
+        raise InputError(f"{path}: cannot load it as a {kind} ({type(e).__name__}: {str(e)[:300]}); "
+                         f"pass the file written by preprocess/spm.py train or a BERT vocab.txt") from None
+    return tokenizer
+
+
+def output_plan(args, spec):
+    """Everything that decides the encoded text, recorded in the output's .plan.json (not
+    --invalid-utf8: with ``error`` a file with an invalid line is never completed, so a complete
+    output is the same with ``skip``)."""
+    return {
+        "tokenizer": spec[0],
+        "tokenizer_sha256": sha256(spec[1]),
+        "lowercase": spec[2] if spec[0] == "wordpiece" else None,
+        "langs": lang_pair(args.source_lang, args.target_lang),
+        "format": args.format,
+        "max_document_chars": args.max_document_chars if args.format == "paragraphs" else None,
+        "tokens_per_sample": args.tokens_per_sample,
+        "long_lines": args.long_lines,
+    }
+
+
+def plan_path(args):
+    """Hidden, so that ``OUTPUT_DIR/*`` (binarize.py --train) names the encoded files only."""
+    if args.output_dir:
+        return os.path.join(args.output_dir, ".plan.json")
+    directory, name = os.path.split(args.output)
+    return os.path.join(directory, f".{name}.plan.json")
+
+
+def check_output_plan(path, new, force):
+    """Refuse outputs encoded with other settings (exit 2); write ``new`` (atomically) otherwise."""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            old = json.load(f)
+        if old == new:
+            return
+        changed = sorted(k for k in new if old.get(k) != new[k])
+        if not force:
+            raise InputError(f"{path}: the outputs there were encoded with a different {', '.join(changed)}; "
+                             f"use a new --output-dir/--output, or --force to re-encode these inputs")
+        logger.warning("%s: different %s, re-encoding (--force)", path, ", ".join(changed))
+    with atomic_outputs([path]) as (f,):
+        json.dump(new, f, indent=1, sort_keys=True)
+
+
+def run(args):
+    if args.tokens_per_sample < 0 or args.tokens_per_sample in (1, 2):
+        raise InputError(f"--tokens-per-sample {args.tokens_per_sample}: give 0 (no limit) or at least 3 "
+                         f"(a document gets that many minus 2 tokens, for <s> and </s>)")
+    if args.workers < 1 or args.chunk_bytes < 1 or args.max_document_chars < 0:
+        raise InputError("--workers and --chunk-bytes must be at least 1, --max-document-chars at least 0")
+    spec = tokenizer_spec(args)
     max_tokens = args.tokens_per_sample - 2 if args.tokens_per_sample else 0  # room for <s> and </s>
     jobs = plan(args)
-    if args.output_dir:
-        os.makedirs(args.output_dir, exist_ok=True)
+    tokenizer = load_checked(spec)
+    try:
+        if args.output_dir:
+            os.makedirs(args.output_dir, exist_ok=True)
+        check_output_plan(plan_path(args), output_plan(args, spec), args.force)
+    except OSError as e:
+        raise InputError(f"cannot write the output: {e}") from None
     total, start = Counter(), time.perf_counter()
     for inputs, outputs in jobs:
         if complete(outputs) and not args.force:
@@ -156,9 +235,13 @@ def run(args):
         if len(inputs) == 2:
             records = aligned_pairs(*inputs, invalid_utf8=args.invalid_utf8, stats=stats)
         else:
-            records = ((n, (text,)) for n, text in documents(inputs[0], args.format, args.invalid_utf8, stats))
-        stats.update(encode_stream(records, outputs, spec, args.workers, max_tokens, args.long_lines,
-                                   args.chunk_bytes))
+            records = ((text,) for text in documents(inputs[0], args.format, args.invalid_utf8, stats,
+                                                     args.max_document_chars))
+        try:
+            stats.update(encode_stream(records, outputs, spec, args.workers, max_tokens, args.long_lines,
+                                       args.chunk_bytes, tokenizer))
+        except OSError as e:
+            raise InputError(f"cannot write {' '.join(outputs)}: {e}") from None
         logger.info("%s -> %s: %s", " ".join(inputs), " ".join(outputs),
                     report.summary(stats, time.perf_counter() - t0, "lines_in"))
         total.update(stats)
@@ -182,11 +265,15 @@ def get_parser():
     p.add_argument("--format", choices=FORMAT_CHOICES, default="lines",
                    help="'lines': one document a line; 'paragraphs': documents separated by blank lines "
                         "(written one a line)")
+    p.add_argument("--max-document-chars", type=int, default=DEFAULT_MAX_DOCUMENT_CHARS,
+                   help="--format paragraphs: a document that reaches this many characters is written as it "
+                        "is and the next lines start a new one (counted as documents_cut; bounds memory); 0: "
+                        "no cap")
     p.add_argument("--invalid-utf8", choices=INVALID_UTF8_CHOICES, default="error",
                    help="a line that is not UTF-8: stop with its file and line (exit 2), or skip and count it")
     p.add_argument("--tokens-per-sample", type=int, default=512,
                    help="the training --tokens-per-sample: a document may hold this many subword tokens "
-                        "minus 2 (<s>, </s>); 0 disables the check")
+                        "minus 2 (<s>, </s>); at least 3, or 0 to disable the check")
     p.add_argument("--long-lines", choices=LONG_LINE_CHOICES,
                    help="documents longer than that: split into consecutive lines at word starts (default), "
                         "drop, or keep; parallel data: drop the pair or keep it (default; the seq2seq task "
@@ -194,18 +281,29 @@ def get_parser():
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (1: in this process)")
     p.add_argument("--chunk-bytes", type=int, default=1 << 18,
                    help="text sent to a worker at a time; 2 x workers chunks at most are in flight")
-    p.add_argument("--force", action="store_true", help="re-encode outputs that are already complete")
+    p.add_argument("--force", action="store_true",
+                   help="re-encode outputs that are already complete, also with settings other than .plan.json's")
     return p
+
+
+def _exit_on_sigterm(signum, frame):
+    sys.exit(128 + signum)  # SystemExit in the main thread: workers stopped, .tmp files removed
 
 
 def main(argv=None):
     args = get_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
                         stream=sys.stderr)
     try:
         result = run(args)
     except InputError as e:
         report.fail(e)
+    except BrokenProcessPool as e:
+        print(f"error: a tokenizer worker process died ({e}; killed, e.g. out of memory?): the output being "
+              f"written was removed, finished files are kept; rerun (with fewer --workers or a smaller "
+              f"--chunk-bytes if memory ran out)", file=sys.stderr)
+        sys.exit(1)
     logger.info("done: %s", result)
     report.emit(result)
 

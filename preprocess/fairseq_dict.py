@@ -33,7 +33,8 @@ def check_dict(path):
     """Raise ValueError if ``path`` lists a symbol the tasks add themselves."""
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
-            symbol = line.rstrip("\n").rsplit(" ", 1)[0]
+            line = line.rstrip("\n").removesuffix(" #fairseq:overwrite")  # fairseq's flag after the count
+            symbol = line.rsplit(" ", 1)[0]
             if symbol in TASK_SYMBOLS:
                 raise ValueError(
                     f"{path}:{lineno}: lists {symbol}, which the pmlm/unilm_seq2seq tasks append themselves "

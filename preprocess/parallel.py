@@ -1,6 +1,11 @@
 """Ordered parallel map over a stream with a bounded number of items in flight."""
+import concurrent.futures
 import multiprocessing as mp
+import signal
 from collections import deque
+from concurrent.futures.process import BrokenProcessPool
+
+__all__ = ["BrokenProcessPool", "ordered_map"]
 
 
 def ordered_map(fn, items, workers, initializer=None, initargs=(), max_in_flight=None):
@@ -9,6 +14,8 @@ def ordered_map(fn, items, workers, initializer=None, initargs=(), max_in_flight
     Unlike ``Pool.imap`` (whose feeder thread reads the whole input ahead), at most
     ``max_in_flight`` items (default ``2 * workers``) are read and not yet yielded, so memory is
     bounded by the item size, not the stream length. ``workers <= 1`` runs in this process.
+    A worker that dies (killed, out of memory, an initializer that fails) raises
+    ``BrokenProcessPool`` here instead of hanging, and the other workers are stopped.
     """
     if workers <= 1:
         if initializer is not None:
@@ -16,16 +23,25 @@ def ordered_map(fn, items, workers, initializer=None, initargs=(), max_in_flight
         yield from map(fn, items)
         return
     max_in_flight = max_in_flight or 2 * workers
-    pool = mp.get_context("fork").Pool(workers, initializer, initargs)
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp.get_context("fork"), _init, (initializer, initargs))
+    pending = deque()
     try:
-        pending = deque()
         for item in items:
-            pending.append(pool.apply_async(fn, (item,)))
+            pending.append(pool.submit(fn, item))
             if len(pending) >= max_in_flight:
-                yield pending.popleft().get()
+                yield pending.popleft().result()
         while pending:
-            yield pending.popleft().get()
-        pool.close()
-        pool.join()  # waited-for workers count in RUSAGE_CHILDREN (peak memory reports)
+            yield pending.popleft().result()
+        pool.shutdown(wait=True)  # waited-for workers count in RUSAGE_CHILDREN (peak memory reports)
     finally:
-        pool.terminate()
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init(initializer, initargs):
+    # a forked worker must not inherit the parent's SIGTERM handler: the executor stops workers
+    # with SIGTERM when one of them died, and a worker that survives it hangs the executor
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)

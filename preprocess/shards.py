@@ -7,6 +7,8 @@ validation lines and ``L`` lines in all, the first ``H`` lines are the validatio
 """
 import itertools
 
+from preprocess.textio import InputError, strict_utf8
+
 
 def shard_ranges(total, shards, held_out=0):
     """``[(start, end), ...]`` line ranges of the shards, after ``held_out`` leading lines."""
@@ -14,11 +16,27 @@ def shard_ranges(total, shards, held_out=0):
     return [(held_out + k * n // shards, held_out + (k + 1) * n // shards) for k in range(shards)]
 
 
+def check_line(line, path, lineno):
+    """Refuse a line fairseq-preprocess would not read as exactly one line of text: invalid UTF-8
+    (a traceback there), or a carriage return other than a final CRLF's (fairseq reads text with
+    universal newlines, where a lone "\\r" ends a line; the other characters str.splitlines breaks
+    at, like "\\x0b", "\\x85" or "\\u2028", are only whitespace to it)."""
+    strict_utf8(line, path, lineno, hint="then encode it again with preprocess/encode.py")
+    body = line[:-1] if line.endswith(b"\n") else line
+    if b"\r" in body.removesuffix(b"\r"):
+        col = body.index(b"\r") + 1
+        raise InputError(f"{path}:{lineno}: a carriage return (\\r) inside the line (byte {col}) would split it "
+                         f"in fairseq-preprocess; encode the raw text with preprocess/encode.py, which turns such "
+                         f"characters into spaces")
+
+
 def corpus_lines(files):
-    """The lines of ``files`` one after the other, as bytes, each ending with a newline."""
+    """The lines of ``files`` one after the other, as bytes, each ending with a newline; each
+    line is checked (``check_line``: InputError naming FILE:LINE)."""
     for path in files:
         with open(path, "rb") as f:
-            for line in f:
+            for lineno, line in enumerate(f, 1):
+                check_line(line, path, lineno)
                 yield line if line.endswith(b"\n") else line + b"\n"
 
 

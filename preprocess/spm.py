@@ -7,8 +7,12 @@ and write the matching fairseq dictionary; encode/decode text as a stream, line 
     python preprocess/spm.py encode --model spm.model < raw.txt > pieces.txt
     python preprocess/spm.py decode --model spm.model < pieces.txt > raw.txt
 
-Empty lines stay empty, so line alignment (source/target pairs) is preserved. For large corpora
-(many files, worker processes, bad input, resumable outputs) encode with preprocess/encode.py.
+encode/decode write exactly one output line for each input line: lines are split on "\\n" only
+(a CRLF ending counts as one), empty lines stay empty, and characters that other readers take
+for line breaks (a lone "\\r", "\\x0b", "\\x85", "\\u2028", ...) become spaces, so source/target
+alignment is kept through fairseq-preprocess. Invalid UTF-8 stops with the line number (exit 2).
+For large corpora (many files, worker processes, skipping bad input, resumable outputs) encode
+with preprocess/encode.py.
 
 Training reads every input once but keeps only a random sample of --input-sentence-size lines,
 so memory is bounded. SentencePiece skips lines longer than --max-sentence-length bytes: with one
@@ -25,7 +29,9 @@ import sentencepiece as spm
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from preprocess import report
 from preprocess.fairseq_dict import write_dict
+from preprocess.textio import _LINE_BREAKS, InputError, decode_line
 
 
 def train(args):
@@ -46,16 +52,22 @@ def train(args):
     print(f"wrote {args.model_prefix}.model and {args.model_prefix}.dict.txt", file=sys.stderr)
 
 
+def stdin_lines():
+    """Lines of stdin split on b"\\n" only, as text (see decode_line)."""
+    for lineno, raw in enumerate(sys.stdin.buffer, 1):
+        yield decode_line(raw, "<stdin>", lineno, hint="")
+
+
 def encode(args):
     sp = spm.SentencePieceProcessor(model_file=args.model)
-    for line in sys.stdin:
-        sys.stdout.write(" ".join(sp.encode(line.rstrip("\n"), out_type=str)) + "\n")
+    for line in stdin_lines():
+        sys.stdout.write(" ".join(sp.encode(line, out_type=str)) + "\n")
 
 
 def decode(args):
     sp = spm.SentencePieceProcessor(model_file=args.model)
-    for line in sys.stdin:
-        sys.stdout.write(sp.decode(line.split()) + "\n")
+    for line in stdin_lines():
+        sys.stdout.write(sp.decode(line.split()).translate(_LINE_BREAKS) + "\n")
 
 
 def main(argv=None):
@@ -76,9 +88,12 @@ def main(argv=None):
         p = sub.add_parser(name)
         p.add_argument("--model", required=True)
     args = parser.parse_args(argv)
-    sys.stdin.reconfigure(encoding="utf-8", errors="strict")
-    sys.stdout.reconfigure(encoding="utf-8")
-    {"train": train, "encode": encode, "decode": decode}[args.command](args)
+    sys.stdout.reconfigure(encoding="utf-8", newline="\n")
+    try:
+        {"train": train, "encode": encode, "decode": decode}[args.command](args)
+    except InputError as e:
+        sys.stdout.flush()
+        report.fail(e)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ class SentencePieceTokenizer:
 
 class WordPieceTokenizer:
     """BERT's basic + WordPiece tokenization (``tokenizers.BertWordPieceTokenizer``), without
-    ``[CLS]``/``[SEP]``; ``[UNK]`` is written as fairseq's ``<unk>``."""
+    ``[CLS]``/``[SEP]``; ``[UNK]`` (a word not in the vocab) is written as fairseq's ``<unk>``;
+    ``[MASK]``, ``[SEP]``, ... written in the text are tokenized as text (``[ mask ]``)."""
 
     def __init__(self, vocab, lowercase=True):
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -34,9 +35,19 @@ class WordPieceTokenizer:
 
         self.tok = BertWordPieceTokenizer(vocab, lowercase=lowercase, strip_accents=None if lowercase else False)
 
+    # BERT's special tokens written literally in the raw text are text, not special tokens: a space
+    # after the bracket makes the tokenizer split them like any other bracketed word ("[", "mask", "]")
+    _LITERAL_SPECIALS = [(t, f"[ {t[1:]}") for t in ("[MASK]", "[SEP]", "[CLS]", "[PAD]", "[UNK]")]
+
     def encode_batch(self, texts):
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if "[" in text:
+                for special, plain in self._LITERAL_SPECIALS:
+                    text = text.replace(special, plain)
+                texts[i] = text
         out = []
-        for enc in self.tok.encode_batch(list(texts), add_special_tokens=False):
+        for enc in self.tok.encode_batch(texts, add_special_tokens=False):
             out.append([FAIRSEQ_UNK if t == WORDPIECE_UNK else t for t in enc.tokens])
         return out
 
@@ -58,6 +69,7 @@ def cut_long(pieces, max_len, starts_word):
     """Cut ``pieces`` into consecutive runs of at most ``max_len`` tokens, each ending before a
     word start when one exists in the run (so words stay whole where possible). Concatenating the
     runs gives ``pieces`` back."""
+    assert max_len >= 1, f"cannot cut into runs of {max_len} tokens"
     runs, i = [], 0
     while len(pieces) - i > max_len:
         cut = i + max_len

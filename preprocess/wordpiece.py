@@ -7,7 +7,9 @@ Then encode with ``preprocess/encode.py --wordpiece-vocab vocab.txt``. BERT's sp
 mapped onto fairseq's, not listed: ``[PAD]`` -> ``<pad>``, ``[UNK]`` -> ``<unk>`` (the encoder
 writes ``<unk>``), ``[CLS]`` -> ``<s>``, ``[SEP]`` -> ``</s>``, ``[MASK]`` -> ``<mask>`` (appended by
 the tasks). The ``[unused*]`` placeholders are left out. Every other token keeps its vocab.txt
-order, so fairseq id = 4 + its rank among the kept tokens (print the mapping with --print-map).
+order, so fairseq id = 4 + its rank among the kept tokens (print the mapping with --print-map:
+``BERT_ID FAIRSEQ_ID TOKEN``, with ``<mask>`` for ``[MASK]``, whose id the task assigns, and ``-``
+for a token left out). ``[MASK]``, ``[SEP]``, ... written literally in raw text are encoded as text.
 """
 import argparse
 import re
@@ -52,7 +54,8 @@ def main(argv=None):
         fairseq_ids = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
         fairseq_ids.update({t: 4 + i for i, t in enumerate(kept)})
         for i, t in enumerate(tokens):
-            mapped = fairseq_ids.get(BERT_SPECIALS.get(t, t), "-")
+            # <mask> has no id in dict.txt: the task appends it (printed as <mask>); "-": left out
+            mapped = "<mask>" if t == "[MASK]" else fairseq_ids.get(BERT_SPECIALS.get(t, t), "-")
             print(f"{i} {mapped} {t}")
     print(f"wrote {args.output}: {len(kept)} tokens from {len(tokens)} in {args.vocab} "
           f"({len(tokens) - len(kept)} left out: BERT specials, [unused*], repeats)", file=sys.stderr)

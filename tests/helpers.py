@@ -122,3 +122,34 @@ def input_dependency(model, tokens, positions, allowed):
         (grad,) = torch.autograd.grad((hidden[:, q] @ probe).sum(), x, retain_graph=True)
         dep[:, q] = grad.abs().sum(-1) > 0
     return dep
+
+
+# preprocess/ CLIs as subprocesses, on real text bundled with gensim
+GENSIM_DATA = Path(__import__("gensim").__file__).parent / "test" / "test_data"
+LEE = GENSIM_DATA / "lee_background.cor"  # 300 ABC news stories, one a line, valid UTF-8
+LEE_TEST = GENSIM_DATA / "lee.cor"  # 50 more; line 41 holds a latin-1 pound sign (invalid UTF-8)
+WIKI_PARAGRAPHS = GENSIM_DATA / "para2para_text1.txt"  # Wikipedia paragraphs, one a line
+
+
+def run_script(name, *args, cwd, timeout=600, **kwargs):
+    """Run preprocess/NAME with ``args``; returns the CompletedProcess (text output)."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    kwargs.setdefault("text", True)
+    return subprocess.run([sys.executable, str(REPO / "preprocess" / name), *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, timeout=timeout, check=False, **kwargs)
+
+
+def check_script(name, *args, cwd):
+    """Run preprocess/NAME, which must succeed; returns its JSON summary (last stdout line)."""
+    proc = run_script(name, *args, cwd=cwd)
+    assert proc.returncode == 0, f"{name} {args} failed:\n{proc.stderr[-4000:]}"
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def read_lines(path):
+    """A text file's lines as the preprocess tools and fairseq-preprocess see them: split on
+    "\\n" only (not str.splitlines, which also splits on \\r, \\x0b, \\x85, \\u2028, ...)."""
+    text = Path(path).read_bytes().decode("utf-8")
+    if not text:
+        return []
+    return text[:-1].split("\n") if text.endswith("\n") else text.split("\n")

@@ -4,28 +4,15 @@ that a rerun resumes; parallel data and the faults that must stop it before any 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from .helpers import REPO, USER_DIR, check_cli
-
-GENSIM_DATA = Path(__import__("gensim").__file__).parent / "test" / "test_data"
-LEE = GENSIM_DATA / "lee_background.cor"
-
-
-def run_script(name, *args, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, str(REPO / "preprocess" / name), *map(str, args)], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
-
-
-def check_script(name, *args, cwd):
-    proc = run_script(name, *args, cwd=cwd)
-    assert proc.returncode == 0, f"{name} {args} failed:\n{proc.stderr[-4000:]}"
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+from .helpers import LEE, LEE_TEST, REPO, USER_DIR, check_cli, check_script, read_lines, run_script
 
 
 def read_back(prefix, dictionary):
@@ -50,7 +37,7 @@ def work(tmp_path_factory):
     proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "1500",
                       "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
     assert proc.returncode == 0, proc.stderr
-    raw = LEE.read_text(encoding="utf-8").splitlines()
+    raw = read_lines(LEE)
     (d / "raw").mkdir()
     (d / "raw/a.txt").write_text("\n".join(raw[:150]) + "\n")
     (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
@@ -65,7 +52,7 @@ def work(tmp_path_factory):
 
 
 def encoded_lines(work):
-    return [line for name in ("a.txt", "b.txt") for line in (work / "enc" / name).read_text().splitlines()]
+    return [line for name in ("a.txt", "b.txt") for line in read_lines(work / "enc" / name)]
 
 
 def test_round_trip_and_shard_union_equal_the_encoded_text(work):
@@ -123,7 +110,7 @@ def test_rerun_skips_finished_shards_and_redoes_an_interrupted_one(work, tmp_pat
 def test_parallel_data_sharded_and_aligned(work, tmp_path):
     from fairseq.data import Dictionary
 
-    raw = [line for line in LEE.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raw = [line for line in read_lines(LEE) if line.strip()]
     words = [line.split() for line in raw]
     for split, rows in (("train", words[:280]), ("valid", words[280:])):
         (tmp_path / f"{split}.src").write_text("\n".join(" ".join(w[:60]) for w in rows) + "\n")
@@ -135,15 +122,15 @@ def test_parallel_data_sharded_and_aligned(work, tmp_path):
     assert out["shards_binarized"] == 2
     dictionary = Dictionary.load(str(tmp_path / "bin/shard0/dict.src.txt"))
     for lang in ("src", "tgt"):
-        text = (tmp_path / f"enc/train.{lang}").read_text().splitlines()
+        text = read_lines(tmp_path / f"enc/train.{lang}")
         shards = [read_back(tmp_path / f"bin/shard{k}/train.src-tgt.{lang}", dictionary) for k in range(2)]
         assert shards[0] + shards[1] == text
         assert read_back(tmp_path / f"bin/shard0/valid.src-tgt.{lang}", dictionary) == \
-            (tmp_path / f"enc/valid.{lang}").read_text().splitlines()
+            read_lines(tmp_path / f"enc/valid.{lang}")
 
 
 def test_line_count_mismatch_and_task_symbols_are_refused_before_any_output(work, tmp_path):
-    lines = (work / "enc/a.txt").read_text().splitlines()
+    lines = read_lines(work / "enc/a.txt")
     (tmp_path / "t.src").write_text("\n".join(lines[:30]) + "\n")
     (tmp_path / "t.tgt").write_text("\n".join(lines[:31]) + "\n")
     proc = run_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", "t", "-s", "src", "-t", "tgt",
@@ -153,13 +140,16 @@ def test_line_count_mismatch_and_task_symbols_are_refused_before_any_output(work
     (tmp_path / "dict.txt").write_text((work / "spm.dict.txt").read_text() + "<mask> 1\n")
     proc = run_script("binarize.py", "--dict", "dict.txt", "--train", "t.src", "--destdir", "bin", cwd=tmp_path)
     assert proc.returncode == 2 and "lists <mask>" in proc.stderr and not (tmp_path / "bin").exists()
+    (tmp_path / "dict.txt").write_text((work / "spm.dict.txt").read_text() + "<mask> 1 #fairseq:overwrite\n")
+    proc = run_script("binarize.py", "--dict", "dict.txt", "--train", "t.src", "--destdir", "bin", cwd=tmp_path)
+    assert proc.returncode == 2 and "lists <mask>" in proc.stderr and not (tmp_path / "bin").exists()
 
 
 def test_recipe_prepares_a_text_directory_and_resumes(work, tmp_path):
     (tmp_path / "text").mkdir()
     for name in ("a.txt", "b.txt"):
         shutil.copy(work / "raw" / name, tmp_path / "text" / name)
-    shutil.copy(GENSIM_DATA / "lee.cor", tmp_path / "text/c.txt")  # one invalid UTF-8 line
+    shutil.copy(LEE_TEST, tmp_path / "text/c.txt")  # one invalid UTF-8 line
     env = dict(os.environ, PYTHONWARNINGS="ignore", WORKERS="2", VOCAB_SIZE="1000", VALID_LINES="10",
                TOKENS_PER_SAMPLE="256", INVALID_UTF8="skip")
     cmd = ["bash", str(REPO / "recipes/prepare_pretraining.sh"), str(tmp_path / "text"), str(tmp_path / "out"), "1"]
@@ -173,3 +163,95 @@ def test_recipe_prepares_a_text_directory_and_resumes(work, tmp_path):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0 and "shard0: complete, skipped" in proc.stderr
     assert json.loads((out / "encode.json").read_text())["files_skipped"] == 3
+
+
+def test_bad_lines_are_refused_with_file_and_line_before_binarizing(work, tmp_path):
+    lines = read_lines(work / "enc/a.txt")[:40]
+    bad = {"cr.txt": "\u2581a\rb", "latin1.txt": None}
+    for name in bad:
+        rows = [line.encode() for line in lines]
+        rows[6] = b"\xa3 \xe2\x96\x81x" if bad[name] is None else bad[name].encode()
+        (tmp_path / name).write_bytes(b"\n".join(rows) + b"\n")
+    # CRLF endings and the characters only str.splitlines breaks at (one line to fairseq), no final newline
+    (tmp_path / "ok.txt").write_bytes(b"".join(line.encode() + b"\r\n" for line in lines[:20]) + "\n".join(
+        f"{line}\x0b\x85\u2028\x1c{line}" for line in lines[20:]).encode())
+    for name, message in (("cr.txt", "cr.txt:7: a carriage return (\\r) inside the line"),
+                          ("latin1.txt", "latin1.txt:7: invalid UTF-8 (byte 0xa3")):
+        proc = run_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", name, "--destdir", name + ".bin",
+                          cwd=tmp_path)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+        assert not [n for n in os.listdir(tmp_path / f"{name}.bin") if n.startswith("shard")]
+    from fairseq.data import Dictionary
+
+    check_script("binarize.py", "--dict", work / "spm.dict.txt", "--train", "ok.txt", "--destdir", "ok.bin",
+                 cwd=tmp_path)
+    expected = lines[:20] + [f"{line} {line}" for line in lines[20:]]
+    assert read_back(tmp_path / "ok.bin/shard0/train", Dictionary.load(str(work / "spm.dict.txt"))) == expected
+
+
+def test_sentence_count_guard_refuses_a_shard_fairseq_reads_differently(work, tmp_path):
+    from preprocess.binarize import Layout, binarize_shard
+
+    layout = Layout(str(tmp_path / "bin"), [])
+    os.makedirs(layout.text)
+    (tmp_path / "bin/.text/shard0.txt").write_bytes(b"\xe2\x96\x81a\r\xe2\x96\x81b\n\xe2\x96\x81c\n")  # unchecked
+    with pytest.raises(RuntimeError, match="holds 3 sentences, expected 2"):
+        binarize_shard(layout, 0, 2, 0, str(work / "spm.dict.txt"), 1, keep_text=False)
+    assert not (tmp_path / "bin/shard0").exists()
+
+
+def test_shards_without_plan_are_refused_and_plan_records_valid_sizes(work, tmp_path):
+    (tmp_path / "bin/shard1.tmp").mkdir(parents=True)
+    args = ["--dict", work / "spm.dict.txt", "--train", work / "enc/a.txt", "--valid", work / "enc/b.txt",
+            "--destdir", "bin"]
+    proc = run_script("binarize.py", *args, cwd=tmp_path)
+    assert proc.returncode == 2 and "holds shard1.tmp but no plan.json" in proc.stderr
+    assert os.listdir(tmp_path / "bin") == ["shard1.tmp"]
+    from preprocess import binarize
+
+    plan = binarize.make_plan(binarize.get_parser().parse_args(list(map(str, args))))
+    assert plan["valid_sizes"] == [(work / "enc/b.txt").stat().st_size]
+
+
+def test_text_on_disk_is_bounded_by_the_running_jobs(work, tmp_path, monkeypatch):
+    """--workers 1, 6 shards: while one shard is binarized only the next one's text is written."""
+    import threading
+
+    from preprocess import binarize
+
+    seen, lock = [], threading.Lock()
+
+    def fake_binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text):
+        with lock:
+            seen.append(sorted(n for n in os.listdir(layout.text) if n.startswith("shard")))
+        time.sleep(0.05)
+        os.makedirs(layout.shard_dir(k))
+        for p in layout.text_files(f"shard{k}"):
+            os.unlink(p)
+        return binarize.Counter(lines=expected, shards_binarized=1)
+
+    monkeypatch.setattr(binarize, "binarize_shard", fake_binarize_shard)
+    args = binarize.get_parser().parse_args(["--dict", str(work / "spm.dict.txt"), "--train", str(work / "enc/a.txt"),
+                                             "--shards", "6", "--destdir", str(tmp_path / "bin"), "--workers", "1"])
+    result = binarize.run(args)
+    assert result["shards_binarized"] == 6 and len(seen) == 6
+    assert max(len(names) for names in seen) <= 2, seen  # the shard being binarized and the next one
+
+
+def test_sigterm_stops_the_fairseq_preprocess_children(work, tmp_path):
+    proc = subprocess.Popen([sys.executable, str(REPO / "preprocess/binarize.py"), "--dict", work / "spm.dict.txt",
+                             "--train", work / "enc/a.txt", work / "enc/b.txt", "--shards", "2", "--workers", "2",
+                             "--destdir", "bin"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline, pids = time.time() + 60, []
+    while not pids and time.time() < deadline and proc.poll() is None:
+        pids = [int(p) for task in Path(f"/proc/{proc.pid}/task").iterdir()
+                for p in (task / "children").read_text().split()] if children.exists() else []
+        time.sleep(0.02)
+    assert pids, "binarize.py finished before fairseq-preprocess started"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert not [p for p in pids if Path(f"/proc/{p}").exists()], "fairseq-preprocess outlived binarize.py"
+    assert not [n for n in os.listdir(tmp_path / "bin") if n.startswith("shard") and not n.endswith(".tmp")]

@@ -2,7 +2,7 @@
 # Bundled real text -> data-bins, shared by demo.sh and compare_objectives.sh:
 #   WORKDIR/raw/            raw text (recipes/demo_data.py)
 #   WORKDIR/spm.model       SentencePiece, 3k pieces; WORKDIR/spm.dict.txt its fairseq dictionary
-#   WORKDIR/bin-pretrain    Lee corpus + aclsum papers (pre-training; first 30 lines as valid)
+#   WORKDIR/bin-pretrain    Lee corpus + aclsum papers (pre-training; the first 30 documents held out as valid)
 #   WORKDIR/bin-aclsum      aclsum abstract -> summary (fine-tuning), same dictionary
 #   bash recipes/prepare_demo_data.sh WORKDIR
 set -euo pipefail
@@ -16,8 +16,10 @@ mkdir -p "$W/spm-text"
 for f in pretrain.txt train.src train.tgt valid.src valid.tgt test.src test.tgt; do
     python preprocess/spm.py encode --model "$W/spm.model" < "$W/raw/$f" > "$W/spm-text/$f"
 done
+# 30 held-out documents for validation, not trained on
 head -n 30 "$W/spm-text/pretrain.txt" > "$W/spm-text/pretrain-valid.txt"
-fairseq-preprocess --only-source --srcdict "$W/spm.dict.txt" --trainpref "$W/spm-text/pretrain.txt" \
+tail -n +31 "$W/spm-text/pretrain.txt" > "$W/spm-text/pretrain-train.txt"
+fairseq-preprocess --only-source --srcdict "$W/spm.dict.txt" --trainpref "$W/spm-text/pretrain-train.txt" \
     --validpref "$W/spm-text/pretrain-valid.txt" --destdir "$W/bin-pretrain" --workers 2 > "$W/preprocess.log" 2>&1
 fairseq-preprocess -s src -t tgt --joined-dictionary --srcdict "$W/spm.dict.txt" --trainpref "$W/spm-text/train" \
     --validpref "$W/spm-text/valid" --testpref "$W/spm-text/test" --destdir "$W/bin-aclsum" --workers 2 \

@@ -3,7 +3,8 @@
 Our defaults (../shared/README.md §7; the paper's exact recipe is not public): mask 15% of the
 maskable tokens; each span is an n-gram with n ~ U{2..6} 40% of the time and a single token
 60% of the time; spans do not overlap; the factorization order is a uniformly random
-permutation of the spans (each span is one step, predicted jointly).
+permutation of the spans (each span is one step, predicted jointly). Every objective chooses its
+tokens here (``sample_masked_positions``); MLM, MPNet and MAE-LM default to single tokens.
 """
 from dataclasses import dataclass
 

@@ -12,20 +12,19 @@ import os
 import sys
 
 import torch
+from fairseq import checkpoint_utils  # made safe under torch >= 2.6 by this package's import
 from omegaconf import OmegaConf
 
-PRETRAINING_ONLY = ("mae_decoder.",)
+from .models.unilmv2 import drop_pretraining_only
 
 
 def export_encoder(src: str, dst: str) -> int:
     """Returns the number of tensors dropped."""
-    from fairseq import checkpoint_utils  # made safe under torch >= 2.6 by this package's import
-
     state = checkpoint_utils.load_checkpoint_to_cpu(src)
     if state.get("cfg") is None or "model" not in state:
         raise ValueError(f"{src} is not a fairseq checkpoint written by fairseq-train (no cfg or model)")
-    dropped = [k for k in state["model"] if k.startswith(PRETRAINING_ONLY)]
-    model = {k: v for k, v in state["model"].items() if k not in dropped}
+    model = dict(state["model"])
+    dropped = drop_pretraining_only(model)
     cfg = state["cfg"]
     if OmegaConf.is_config(cfg):  # saved as plain containers, as fairseq's trainer does
         cfg = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -35,7 +34,7 @@ def export_encoder(src: str, dst: str) -> int:
     torch.save({"cfg": cfg, "model": model, "args": None, "extra_state": {},
                 "optimizer_history": state.get("optimizer_history", []), "last_optimizer_state": None}, tmp)
     os.replace(tmp, dst)
-    return len(dropped)
+    return dropped
 
 
 def main(argv=None):

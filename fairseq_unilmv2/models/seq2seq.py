@@ -14,6 +14,7 @@ from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel, FairseqIn
 from ..masking.attention import role_attention_mask
 from ..masking.seq2seq import decoder_layout, source_attention_mask
 from ..modules.transformer import UniLMTransformer
+from .unilmv2 import drop_pretraining_only
 
 logger = logging.getLogger(__name__)
 
@@ -163,21 +164,14 @@ class UniLMSeq2SeqModel(FairseqEncoderDecoderModel):
 
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
-        drop_pretraining_only(state_dict)
+        dropped = drop_pretraining_only(state_dict)
+        if dropped:
+            logger.info("fine-tuning the encoder alone: dropped %d MAE-LM decoder tensors", dropped)
         extend_position_embeddings(state_dict, self.transformer.embed_positions.weight.size(0))
 
     def load_state_dict(self, state_dict, strict=True, model_cfg=None, args=None):
         check_vocabulary(state_dict, self.transformer.embed_tokens.weight.size(0))
         return super().load_state_dict(state_dict, strict=strict, model_cfg=model_cfg, args=args)
-
-
-def drop_pretraining_only(state_dict, prefix="mae_decoder."):
-    """Fine-tuning uses the encoder alone: MAE-LM's pre-training decoder is left behind."""
-    dropped = [k for k in state_dict if k.startswith(prefix)]
-    for k in dropped:
-        del state_dict[k]
-    if dropped:
-        logger.info("fine-tuning the encoder alone: dropped %d MAE-LM decoder tensors", len(dropped))
 
 
 def extend_position_embeddings(state_dict, rows: int, key="transformer.embed_positions.weight"):

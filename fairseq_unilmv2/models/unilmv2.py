@@ -114,6 +114,15 @@ class UniLMv2Model(BaseFairseqModel):
         return self.cfg.max_positions
 
 
+def drop_pretraining_only(state_dict, prefix="mae_decoder.") -> int:
+    """Remove MAE-LM's pre-training decoder from ``state_dict`` (in place): fine-tuning and export
+    use the encoder alone. Returns how many tensors were dropped."""
+    dropped = [k for k in state_dict if k.startswith(prefix)]
+    for k in dropped:
+        del state_dict[k]
+    return len(dropped)
+
+
 def _sizes(args, layers, dim, heads):
     args.encoder_layers = safe_getattr(args, "encoder_layers", layers)
     args.encoder_embed_dim = safe_getattr(args, "encoder_embed_dim", dim)

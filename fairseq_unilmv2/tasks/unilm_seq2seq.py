@@ -39,6 +39,12 @@ class UniLMSeq2SeqConfig(FairseqDataclass):
     leave_unmasked_prob: float = field(
         default=0.1, metadata={"help": "pseudo mode: fraction of pseudo inputs given the true token (s2s-ft)"}
     )
+    no_repeat_ngram_ignore: str = field(
+        default="",
+        metadata={"help": "generation: space-separated dictionary symbols that --no-repeat-ngram-size lets "
+                  "repeat (s2s-ft --forbid_ignore_word; e.g. '.'): an n-gram is not blocked when its "
+                  "completion or its prefix holds one of them"},
+    )
     seed: int = II("common.seed")
     train_subset: str = II("dataset.train_subset")
 
@@ -125,6 +131,11 @@ class UniLMSeq2SeqTask(UniLMTask):
             cfg, base.transformer, self.dictionary, cfg.seq2seq_mode, self.pseudo_idx,
             self.cfg.max_source_positions, self.cfg.max_target_positions,
         )
+
+    def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
+        from ..generation import build_generator
+
+        return build_generator(self, models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
 
     def max_positions(self):
         return (self.cfg.max_source_positions, self.cfg.max_target_positions)

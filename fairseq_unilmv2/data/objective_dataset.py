@@ -9,15 +9,16 @@ from typing import Callable, Dict
 
 import numpy as np
 import torch
-from fairseq.data import FairseqDataset, data_utils
+from fairseq.data import data_utils
 
 from ..masking import roles
+from .batching import EveryExampleDataset
 
 # Padding value of each packed field; ``tokens`` and ``target`` pad with the dictionary's pad.
 FIELD_PAD = {"positions": 0, "kind": roles.PAD, "step": -1}
 
 
-class ObjectiveDataset(FairseqDataset):
+class ObjectiveDataset(EveryExampleDataset):
     def __init__(
         self,
         dataset,

@@ -13,10 +13,24 @@ import numpy as np
 import torch
 
 
+# numpy 2 renamed ``numpy.core`` to ``numpy._core``; pickles store the module path they were
+# written under, so a checkpoint saved under numpy 1.x names ``numpy.core.multiarray.scalar`` and
+# ``numpy.core.multiarray._reconstruct`` (fairseq issues 5603, 5610). Both spellings name the same
+# two functions; nothing else of ``numpy.core`` is allowed.
+NUMPY_MULTIARRAY_MODULES = ("numpy._core.multiarray", "numpy.core.multiarray")
+
+
 def fairseq_checkpoint_globals():
-    """Classes and reconstructors fairseq writes into checkpoints (data containers only)."""
+    """Classes and reconstructors fairseq writes into checkpoints (data containers only).
+
+    Returns the list for ``torch.serialization.safe_globals``: a class/function, or a
+    ``(function, "module.name")`` pair where a checkpoint may name the function by another
+    module path than its ``__module__`` (numpy 1.x pickles).
+    """
     multiarray = np._core.multiarray if hasattr(np, "_core") else np.core.multiarray
-    allowed = [argparse.Namespace, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
+    allowed = [argparse.Namespace, np.ndarray, np.dtype]
+    allowed += [(fn, f"{module}.{fn.__name__}") for module in NUMPY_MULTIARRAY_MODULES
+                for fn in (multiarray._reconstruct, multiarray.scalar)]
     # numpy >= 1.25 pickles dtypes as instances of per-type classes (numpy.dtypes.Float64DType...)
     allowed += [getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith("DType")]
     return allowed

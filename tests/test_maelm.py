@@ -81,3 +81,33 @@ def test_decoder_receives_encoder_outputs_at_their_text_positions():
     assert torch.equal(got["x"][visible], hidden[valid])
     mask_row = model.transformer.embed_tokens.weight[VOCAB.mask_idx]
     assert torch.equal(got["x"][~visible], mask_row.expand(int((~visible).sum()), -1))
+
+
+def test_encoder_gets_the_visible_tokens_text_positions():
+    """The packed encoder input carries each visible token's own text position, not 0..V-1."""
+    tokens = torch.tensor([[0, 44, 5, 6, 44, 7, 2], [0, 8, 44, 44, 9, 2, 1]])
+    positions = torch.arange(7).expand(2, 7)
+    visible = torch.tensor([[1, 0, 1, 1, 0, 1, 1], [1, 1, 0, 0, 1, 1, 0]], dtype=torch.bool)
+    model = tiny_maelm()
+    seen = {}
+    hook = model.transformer.register_forward_pre_hook(lambda m, args: seen.update(tokens=args[0], positions=args[1]))
+    _, valid = model.encode_visible(tokens, positions, visible)
+    hook.remove()
+    assert seen["tokens"][valid].tolist() == [0, 5, 6, 7, 2, 0, 8, 9, 2]
+    assert seen["positions"][0].tolist() == [0, 2, 3, 5, 6]  # hand-counted: the [MASK]s at 1 and 4 are gone
+    assert seen["positions"][1][valid[1]].tolist() == [0, 1, 4, 5]
+
+
+def test_encoder_on_visible_tokens_equals_the_full_sequence_with_masks_unseen():
+    """Encoding the left-packed visible tokens gives, at each of them, what the Transformer gives
+    on the full sequence when no query may attend to a [MASK]: same positions, same relative
+    distances, same keys (absolute and relative position terms both make this fail otherwise)."""
+    examples = [maelm_example(40, 5), maelm_example(27, 6)]
+    tokens, positions, kind, _ = batch_examples(examples)
+    visible = kind == roles.CONTEXT
+    model = tiny_maelm()
+    hidden, valid = model.encode_visible(tokens, positions, visible)
+    allowed = visible.unsqueeze(1).expand(-1, tokens.size(1), -1)
+    full = model.transformer(tokens, positions, allowed)
+    assert (~visible & (kind != roles.PAD)).sum() >= 10
+    assert torch.allclose(hidden[valid], full[visible], atol=1e-10)

@@ -14,6 +14,13 @@ length), pads are never attended to, and sampling is seeded per example (SPEC.md
 The predicted set comes from the shared span sampler (``--ngram-prob 0``: single tokens, MPNet's
 token mode); the prediction order is a uniform permutation of the predicted tokens, which is how
 the official whole-word mode orders them too (it re-shuffles the predicted part token by token).
+
+Kept tokens (``--leave-unmasked-prob``, default 0.1 as the official ``--keep-prob``) are visible
+here as in PMLM (``masking/pmlm.py``): the query of step i reads its own copy and the [M] content
+copies of steps >= i, so a kept token is its own query's answer (BERT's 10% unchanged, which is
+what the official code trains on) and a true token of a later step for earlier queries. We keep
+the official 80/10/10 for MPNet; ``--leave-unmasked-prob 0`` removes both (but for a random
+draw that hits the original, probability 1/V, as in BERT and the official code).
 """
 import numpy as np
 

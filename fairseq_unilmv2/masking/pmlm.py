@@ -8,6 +8,21 @@ Layout for ``x1..x6`` with spans {4,5} then {2} in factorization order::
 The corrupted text keeps its length; for every factorization step we append that step's
 ``[P]`` pseudo masks followed by its original tokens, all reusing the original position ids.
 ``kind``/``step`` describe each token's role for the attention rule (see ``attention.py``).
+
+What the [M] slots may hold (the PAR term must not see its answers): every [P] attends to every
+[M] slot (context and [M] form one block, ``attention.py``), so a [P] of step k sees the [M]
+slots of its own step and of every later one. A token left unchanged there ("kept", BERT's 10%)
+is the true token at the very position that [P] predicts (in the layout above, x2 kept gives
+``x1 x2 x3 [M] [M] x6`` and the [P] at position 2 reads x2). The paper's PAR term,
+-log p(x_{M_k} | x_{\\M}, x_{M_<k}), conditions on every masked token hidden, so:
+
+* kept tokens: the task's default for pmlm is ``--leave-unmasked-prob 0``; asking for more is
+  allowed (the AE term is BERT's) but the task warns that PAR then sees some answers;
+* random tokens (default 10%) stay: they hide the answer. A uniform draw equals the original
+  with probability 1/V, a kept token by chance, so PMLM draws from the other V-1 ordinary tokens
+  (``corrupt(random_differs=True)``): no [M] slot then holds its answer unless kept tokens are
+  asked for. (What that tells the model, "not this token", is log2(V/(V-1)) bits, 5e-5 at
+  V = 30k.)
 """
 import numpy as np
 
@@ -28,13 +43,15 @@ def build_pmlm_example(
 ) -> PackedExample:
     """Sample spans and an order for ``tokens`` (1-D ids), corrupt them and pack the input.
 
-    ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``).
+    ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``). With
+    ``leave_unmasked_prob > 0`` the PAR predictions of a kept token's step and of every earlier
+    step can read it (module docstring); the task defaults it to 0 for pmlm.
     """
     masked_pos, step_of = sample_masked_positions(maskable, spans, rng)
     context = tokens.copy()
     context[masked_pos] = corrupt(
         tokens[masked_pos], vocab.mask_idx, vocab.random_low, vocab.random_high,
-        random_token_prob, leave_unmasked_prob, rng,
+        random_token_prob, leave_unmasked_prob, rng, random_differs=True,
     )
     return pack_pmlm(tokens, context, masked_pos, step_of, vocab.pseudo_idx, vocab.pad_idx)
 

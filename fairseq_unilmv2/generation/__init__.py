@@ -1,6 +1,73 @@
-"""Generation for ``--task unilm_seq2seq`` (placeholder: fairseq's stock generator)."""
+"""Generation for ``--task unilm_seq2seq``: fairseq's generators with the plugin's token bans.
+
+fairseq-generate, fairseq-interactive and the hub interface (``from_pretrained(...).sample``) all
+build their generator through ``task.build_generator``, which lands here. We let fairseq pick the
+generator and search as usual (beam search, ``--sampling``, diverse beam, ``--constraints``,
+``--print-alignment``, ...) and replace its ``repeat_ngram_blocker`` by a
+:class:`~.blocker.TokenBlocker`, which bans the internal symbols at every step and does the
+``--no-repeat-ngram-size`` blocking that the pinned fairseq's CPU path silently skips.
+"""
+import logging
+from typing import List
+
+from fairseq.sequence_generator import SequenceGenerator
+from fairseq.sequence_scorer import SequenceScorer
 from fairseq.tasks import FairseqTask
+
+from .blocker import TokenBlocker
+from .ngram import banned_ngram_completions
+
+__all__ = ["build_generator", "internal_symbol_ids", "ignore_symbol_ids", "TokenBlocker", "banned_ngram_completions"]
+
+logger = logging.getLogger(__name__)
+
+
+def internal_symbol_ids(dictionary, mask_idx: int, pseudo_idx: int, random_high: int) -> List[int]:
+    """Ids generation must never emit: ``<mask>``, ``<pseudo>`` and every id from ``random_high``
+    on (fairseq-preprocess's ``madeupwordNNNN`` fillers come right before the two symbols the task
+    appends; see ``tasks/dictionary.add_special_symbols``)."""
+    return sorted({mask_idx, pseudo_idx, *range(random_high, len(dictionary))})
+
+
+def ignore_symbol_ids(dictionary, symbols: str) -> List[int]:
+    """Ids of ``--no-repeat-ngram-ignore``'s space-separated symbols.
+
+    Raises:
+        ValueError: a symbol is not in the dictionary (it would silently exempt ``<unk>``).
+    """
+    ids = []
+    for symbol in (symbols or "").split():
+        if symbol not in dictionary.indices:
+            raise ValueError(
+                f"--no-repeat-ngram-ignore: {symbol!r} is not in the dictionary; list symbols exactly as "
+                f"dict.txt spells them (e.g. '.' or '▁.' for a SentencePiece vocabulary)"
+            )
+        ids.append(dictionary.index(symbol))
+    return ids
 
 
 def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
-    return FairseqTask.build_generator(task, models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
+    """fairseq's ``FairseqTask.build_generator``, then the plugin's :class:`TokenBlocker` in place
+    of the generator's ``repeat_ngram_blocker``.
+
+    Returns fairseq's SequenceScorer unchanged for ``--score-reference`` (it scores given targets).
+
+    Raises:
+        ValueError: an unknown ``--no-repeat-ngram-ignore`` symbol; a generator class that is not
+            a fairseq SequenceGenerator (its bans could not be applied).
+    """
+    ignore = ignore_symbol_ids(task.target_dictionary, getattr(task.cfg, "no_repeat_ngram_ignore", ""))
+    generator = FairseqTask.build_generator(task, models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
+    if isinstance(generator, SequenceScorer):
+        return generator
+    if not isinstance(generator, SequenceGenerator):
+        raise ValueError(
+            f"--task unilm_seq2seq generates with fairseq's SequenceGenerator (or a subclass) only, so that "
+            f"internal symbols are never emitted and n-gram blocking works; got {type(generator).__name__}"
+        )
+    n = getattr(args, "no_repeat_ngram_size", 0) or 0
+    if ignore and n == 0:
+        logger.warning("--no-repeat-ngram-ignore has no effect without --no-repeat-ngram-size")
+    banned = internal_symbol_ids(task.target_dictionary, task.mask_idx, task.pseudo_idx, task.random_high)
+    generator.repeat_ngram_blocker = TokenBlocker(banned, n, ignore)
+    return generator

@@ -1,0 +1,62 @@
+"""What ``--task unilm_seq2seq`` generation never lets a hypothesis continue with.
+
+fairseq's SequenceGenerator calls ``self.repeat_ngram_blocker(tokens, lprobs, bsz, beam_size,
+step)`` on every step, just before ``search.step`` (beam search, sampling, diverse beam search and
+the constrained searches alike). :class:`TokenBlocker` takes that place and bans
+
+1. the task's internal symbols at every step: ``<mask>``, ``<pseudo>`` and fairseq-preprocess's
+   ``madeupwordNNNN`` fillers, none of which is ever valid output (``pad`` and ``unk`` stay
+   fairseq's business: pad is banned by the generator, ``--unkpen`` still applies);
+2. with ``--no-repeat-ngram-size n``, the completions of repeated n-grams, by
+   :func:`~.ngram.banned_ngram_completions` on the tokens generated so far.
+
+Why not fairseq's own NGramRepeatBlock: in the pinned fairseq its CPU path compares the tail of
+the padded token buffer (always pad) instead of the last generated tokens, so it never bans
+anything (upstream fairseq issue 5206); it has no ignore-word exemption either. The rule here is
+plain tensor code, so it runs the same on CPU and CUDA (fairseq's CUDA extension is not used).
+"""
+import math
+from typing import Iterable, Optional
+
+import torch
+from torch import Tensor, nn
+
+from .ngram import banned_ngram_completions
+
+
+class TokenBlocker(nn.Module):
+    """Drop-in for fairseq's ``NGramRepeatBlock`` (same call signature).
+
+    Args:
+        banned_ids: token ids banned at every step (the internal symbols).
+        no_repeat_ngram_size: n of the n-gram rule; 0 turns the rule off.
+        ignore_ids: ids exempt from the n-gram rule (s2s-ft ``--forbid_ignore_word``).
+    """
+
+    def __init__(self, banned_ids: Iterable[int], no_repeat_ngram_size: int = 0,
+                 ignore_ids: Optional[Iterable[int]] = None):
+        super().__init__()
+        if no_repeat_ngram_size < 0:
+            raise ValueError(f"--no-repeat-ngram-size must be >= 0, got {no_repeat_ngram_size}")
+        self.no_repeat_ngram_size = no_repeat_ngram_size
+        self.register_buffer("banned_ids", torch.tensor(sorted(set(banned_ids)), dtype=torch.long), persistent=False)
+        self.register_buffer("ignore_ids", torch.tensor(sorted(set(ignore_ids or ())), dtype=torch.long),
+                             persistent=False)
+
+    def forward(self, tokens: Tensor, lprobs: Tensor, bsz: int, beam_size: int, step: int) -> Tensor:
+        """
+        Args:
+            tokens: ``(bsz * beam_size, >= step + 1)`` fairseq's token buffer: BOS in column 0,
+                the ``step`` tokens generated so far in columns ``1..step``, pad after.
+            lprobs: ``(bsz * beam_size, V)`` next-token log-probabilities, changed in place.
+        Returns:
+            ``lprobs`` with the banned entries at ``-inf``.
+        """
+        if lprobs.size(0) != tokens.size(0):
+            raise ValueError(f"{tokens.size(0)} hypotheses in tokens but {lprobs.size(0)} rows in lprobs")
+        banned = self.banned_ids.to(lprobs.device)
+        lprobs[:, banned] = -math.inf
+        if self.no_repeat_ngram_size > 0:
+            hyp, tok = banned_ngram_completions(tokens[:, 1 : step + 1], self.no_repeat_ngram_size, self.ignore_ids)
+            lprobs[hyp, tok] = -math.inf
+        return lprobs

@@ -11,13 +11,23 @@ against one shared dictionary: DATA_BIN/shard0 ... shardN-1 for fairseq's epoch-
 The validation set (--valid, or the first --valid-lines lines held out of the training text) is
 binarized into shard0 only: fairseq loads validation data from the first data directory. Shards
 are written as DATA_BIN/shardK.tmp and renamed to DATA_BIN/shardK once fairseq-preprocess has
-finished and the number of sentences is checked; a rerun skips finished shards and redoes the
-others. DATA_BIN/plan.json records the inputs, dictionary and shard count: a rerun with others
-is refused, and so is a DATA_BIN with shard* directories but no plan.json. Parallel files with
-different line counts are refused before any work; a line that is not UTF-8 or holds a carriage
-return other than a final CRLF's (fairseq would read two lines) stops the split with FILE:LINE
-(exit 2). At most (concurrent fairseq-preprocess runs + 1) shards' text is on disk at a time.
-SIGTERM stops the fairseq-preprocess runs.
+finished and the number of sentences and the <unk> rate are checked; a rerun skips finished
+shards and redoes the others.
+
+Checked before anything is written (exit 2, FILE:LINE and what to do): the whole dict.txt as
+fairseq reads it (a line that is not 'SYMBOL COUNT', a symbol listed twice without fairseq's
+'#fairseq:overwrite' flag, <mask>/<pseudo>, no symbol at all), parallel files with different
+line counts. DATA_BIN/plan.json records the inputs (paths, sizes and SHA-256 of their content),
+the dictionary's SHA-256 and the shard count. It binds DATA_BIN once a shard is finished: a
+rerun with other inputs, or with an input edited in place, is then refused; a plan.json whose
+run finished no shard binds nothing and is replaced (with that run's leftover text). A DATA_BIN
+with shard* directories but no plan.json is refused. A line that is not UTF-8 or holds a
+carriage return other than a final CRLF's (fairseq would read two lines) stops the split with
+FILE:LINE (exit 2). A shard (or the validation set) with no token, or with more than
+--max-unk-rate (default 0.05) of its tokens <unk> (text that does not match the dictionary:
+raw text, another tokenizer, the wrong WordPiece casing), is refused (exit 2) and not renamed;
+the JSON summary reports tokens, unk_tokens and unk_rate. At most (concurrent fairseq-preprocess
+runs + 1) shards' text is on disk at a time. SIGTERM stops the fairseq-preprocess runs.
 """
 import argparse
 import concurrent.futures
@@ -25,6 +35,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import struct
@@ -35,18 +46,20 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from preprocess import report
-from preprocess.fairseq_dict import check_dict
+from preprocess.fairseq_dict import FAIRSEQ_UNK_ID, check_dict
 from preprocess.shards import records, shard_ranges, skip, take
 from preprocess.textio import (
     InputError,
     atomic_outputs,
-    check_same_line_count,
     complete,
     count_lines,
+    count_lines_and_sha256,
     input_files,
     lang_pair,
     sha256,
@@ -56,13 +69,39 @@ logger = logging.getLogger("preprocess.binarize")
 _MMAP_MAGIC = b"MMIDIDX\x00\x00"
 
 
-def indexed_size(idx_path):
-    """Number of sentences in a fairseq mmap dataset, read from its .idx header."""
+# fairseq/data/indexed_dataset.py's _code_to_dtype (the integer ones fairseq-preprocess writes)
+_MMAP_DTYPES = {1: np.uint8, 2: np.int8, 3: np.int16, 4: np.int32, 5: np.int64, 8: np.uint16, 9: np.uint32,
+                10: np.uint64}
+
+
+def _mmap_header(idx_path):
+    """(dtype code, number of sentences) from a fairseq mmap .idx header: magic (9 bytes),
+    version (<Q), dtype code (<B), number of sentences (<Q)."""
     with open(idx_path, "rb") as f:
         if f.read(9) != _MMAP_MAGIC:
             raise ValueError(f"{idx_path} is not a fairseq mmap index")
-        f.read(8 + 1)  # version, dtype code
-        return struct.unpack("<Q", f.read(8))[0]
+        f.read(8)  # version
+        code = f.read(1)[0]
+        return code, struct.unpack("<Q", f.read(8))[0]
+
+
+def indexed_size(idx_path):
+    """Number of sentences in a fairseq mmap dataset, read from its .idx header."""
+    return _mmap_header(idx_path)[1]
+
+
+def unk_counts(idx_path, unk_ids, block=1 << 24):
+    """``Counter(tokens=..., unk_tokens=...)`` of a binarized fairseq mmap dataset: the tokens of
+    its sentences without the ``</s>`` fairseq-preprocess appends to each, and how many of them
+    are ``<unk>`` (any id of ``unk_ids``: a word the dictionary lacks, or ``<unk>`` written in the
+    text). Counted from the .bin itself (it is the sentences' ids back to back), streamed in blocks
+    of ``block`` ids, so memory stays bounded."""
+    code, sentences = _mmap_header(idx_path)
+    data = np.memmap(idx_path[: -len(".idx")] + ".bin", dtype=_MMAP_DTYPES[code], mode="r")
+    unk = 0
+    for i in range(0, len(data), block):
+        unk += int(np.isin(data[i:i + block], list(unk_ids)).sum())
+    return Counter(tokens=len(data) - sentences, unk_tokens=unk)
 
 
 class Layout:
@@ -93,45 +132,72 @@ class Layout:
 
 
 def make_plan(args):
-    """Check every input before any work; return the plan (also the resume check)."""
+    """Check every input before any work; return the plan (also the resume check) and the ids
+    that mean ``<unk>`` in the dictionary.
+
+    Each input file is read once here, for its line count and its SHA-256 (see
+    ``count_lines_and_sha256``), so that a resume can refuse an input edited since the plan was
+    written even when the edit kept its size and line count."""
     langs = lang_pair(args.source_lang, args.target_lang)
     if args.valid and args.valid_lines:
         raise InputError("give --valid or --valid-lines, not both")
+    if not 0 <= args.max_unk_rate <= 1:
+        raise InputError(f"--max-unk-rate {args.max_unk_rate}: give a fraction from 0 to 1 (1: no check)")
     if not os.path.isfile(args.dict):
         raise InputError(f"{args.dict}: no such file (the shared dictionary, e.g. from preprocess/spm.py train)")
     try:
-        check_dict(args.dict)
+        unk_ids = check_dict(args.dict).unk_ids
     except ValueError as e:
         raise InputError(str(e)) from None
 
     def files(prefix):
+        """(paths, line counts, digests) of one input; parallel files must have equal line counts."""
         paths = input_files(prefix, langs)
-        if langs:
-            check_same_line_count(*paths)
-        return paths
+        counts, digests = zip(*(count_lines_and_sha256(p) for p in paths))
+        if langs and counts[0] != counts[1]:
+            raise InputError(
+                f"{paths[0]} has {counts[0]} lines but {paths[1]} has {counts[1]}: parallel files must be "
+                f"line-aligned (one source and its target on the same line number); fix the files and run again"
+            )
+        return paths, counts[0], list(digests)
 
     train = [files(p) for p in args.train]
     valid = files(args.valid) if args.valid else None
-    total = sum(count_lines(t[0]) for t in train)
+    total = sum(n for _, n, _ in train)
     if total - args.valid_lines < args.shards:
         raise InputError(f"{total} training lines (after {args.valid_lines} held out) cannot fill {args.shards} shards")
     return {
-        "train": [[os.path.realpath(p) for p in t] for t in train],
-        "sizes": [[os.path.getsize(p) for p in t] for t in train],
-        "valid": [os.path.realpath(p) for p in valid] if valid else None,
-        "valid_sizes": [os.path.getsize(p) for p in valid] if valid else None,
+        "train": [[os.path.realpath(p) for p in t] for t, _, _ in train],
+        "sizes": [[os.path.getsize(p) for p in t] for t, _, _ in train],
+        "sha256": [d for _, _, d in train],
+        "valid": [os.path.realpath(p) for p in valid[0]] if valid else None,
+        "valid_sizes": [os.path.getsize(p) for p in valid[0]] if valid else None,
+        "valid_sha256": valid[2] if valid else None,
         "valid_lines": args.valid_lines,
         "langs": langs,
         "dict_sha256": sha256(args.dict),
         "lines": total,
         "shards": args.shards,
-    }
+    }, unk_ids
+
+
+def finished_shards(destdir):
+    """Names of the finished shards in ``destdir`` (``shardK`` directories; ``shardK.tmp`` are not)."""
+    if not os.path.isdir(destdir):
+        return []
+    return sorted(n for n in os.listdir(destdir)
+                  if re.fullmatch(r"shard\d+", n) and os.path.isdir(os.path.join(destdir, n)))
 
 
 def check_resume(plan_path, plan):
-    """Refuse a DATA_BIN written by another plan, or whose shards no plan.json accounts for."""
+    """Decide whether this run may use DATA_BIN; True when plan.json is to be (re)written.
+
+    A plan binds DATA_BIN once a shard is finished: then a rerun with another plan is refused
+    (the finished shards hold the other inputs' text), naming an input whose content changed.
+    A plan whose run finished no shard binds nothing: it is replaced (the caller discards that
+    run's text and ``.tmp`` shards). Shards that no plan.json accounts for are refused."""
+    destdir = os.path.dirname(plan_path)
     if not os.path.exists(plan_path):
-        destdir = os.path.dirname(plan_path)
         if os.path.isdir(destdir):
             stray = sorted(n for n in os.listdir(destdir) if n.startswith("shard"))
             if stray:
@@ -139,15 +205,41 @@ def check_resume(plan_path, plan):
                     f"{destdir} holds {', '.join(stray[:3])}{' ...' if len(stray) > 3 else ''} but no plan.json: "
                     f"they may come from other inputs; use a new --destdir or delete those shards"
                 )
-        return
+        return True
     with open(plan_path) as f:
         old = json.load(f)
-    if old != plan:
-        changed = sorted(k for k in plan if old.get(k) != plan[k])
+    if old == plan:
+        return False
+    changed = sorted(k for k in plan if old.get(k) != plan[k])
+    done = finished_shards(destdir)
+    if not done:
+        logger.warning("%s records a run that finished no shard (different %s): replacing it", plan_path,
+                       ", ".join(changed))
+        return True
+    edited = _edited_inputs(old, plan)
+    if edited:
         raise InputError(
-            f"{plan_path} records another run (different {', '.join(changed)}): the shards there do not "
-            f"match these inputs; use a new --destdir or delete that one"
+            f"{edited[0]} changed since {plan_path} was written (same path, other content: its SHA-256 differs"
+            f"{'' if len(edited) == 1 else f'; {len(edited) - 1} more input(s) too'}); the finished shards "
+            f"({', '.join(done[:3])}{' ...' if len(done) > 3 else ''}) hold the old text, so resuming would mix "
+            f"two corpora: restore the file, or use a new --destdir (or delete {destdir}) to binarize the new one"
         )
+    if "sha256" not in old:
+        changed.append("(a plan.json of an older binarize.py, without input digests)")
+    raise InputError(
+        f"{plan_path} records another run (different {', '.join(changed)}): the shards there do not "
+        f"match these inputs; use a new --destdir or delete that one"
+    )
+
+
+def _edited_inputs(old, new):
+    """Input paths recorded in both plans whose recorded SHA-256 differs."""
+    def digests(plan):
+        pairs = zip(sum(plan.get("train") or [], []), sum(plan.get("sha256") or [], []))
+        return dict(pairs) | dict(zip(plan.get("valid") or [], plan.get("valid_sha256") or []))
+
+    before, now = digests(old), digests(new)
+    return [p for p in now if p in before and before[p] != now[p]]
 
 
 def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, workers):
@@ -196,38 +288,78 @@ def stop_children(grace=5.0):
                 os.killpg(proc.pid, signal.SIGKILL)
 
 
-def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text):
-    """fairseq-preprocess into shardK.tmp, check sentence counts, rename to shardK."""
+DEFAULT_MAX_UNK_RATE = 0.05
+
+
+def check_tokens(counts, name, what, max_unk_rate, dict_path):
+    """Refuse (InputError) a binarized split with no token, or with more than ``max_unk_rate`` of
+    its tokens ``<unk>``: text that does not match the dictionary (raw text, another tokenizer,
+    a WordPiece vocabulary lowercased or not against its casing) binarizes without an error."""
+    if not counts["tokens"]:
+        raise InputError(f"{name} ({what}) holds no token, only empty lines: give encoded text "
+                         f"(preprocess/encode.py), one document a line")
+    rate = counts["unk_tokens"] / counts["tokens"]
+    if rate > max_unk_rate:
+        raise InputError(
+            f"{name} ({what}): {100 * rate:.1f}% of its {counts['tokens']} tokens are <unk>, more than "
+            f"--max-unk-rate {max_unk_rate:g}: the text does not match {dict_path}. Give text encoded by "
+            f"preprocess/encode.py with the tokenizer of this dictionary (not raw text; a WordPiece vocabulary "
+            f"needs --cased exactly when it is cased), or raise --max-unk-rate if that many unknown tokens "
+            f"are expected"
+        )
+
+
+def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text,
+                   max_unk_rate=DEFAULT_MAX_UNK_RATE, unk_ids=frozenset({FAIRSEQ_UNK_ID}), first_line=None):
+    """fairseq-preprocess into shardK.tmp, check sentence counts and the ``<unk>`` rate, rename to
+    shardK. Returns the counts for the summary (lines, bytes, tokens, unk_tokens, ...)."""
     final, t0 = layout.shard_dir(k), time.perf_counter()
     tmp = final + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
     valid_prefix = layout.text_prefix("valid") if valid_expected else None
     fairseq_preprocess(layout, dict_path, layout.text_prefix(f"shard{k}"), valid_prefix, tmp, workers)
-    checks = [(idx, expected) for idx in layout.index_files(tmp, "train")]
+    lines = f"lines {first_line + 1}-{first_line + expected} of the training text" if first_line is not None else ""
+    checks = [(idx, expected, f"shard{k}{', ' + lines if lines else ''}") for idx in layout.index_files(tmp, "train")]
     if valid_expected:
-        checks += [(idx, valid_expected) for idx in layout.index_files(tmp, "valid")]
-    for idx, n in checks:
+        checks += [(idx, valid_expected, "validation set") for idx in layout.index_files(tmp, "valid")]
+    tokens = Counter()
+    for idx, n, what in checks:
         if indexed_size(idx) != n:
             raise RuntimeError(f"{idx} holds {indexed_size(idx)} sentences, expected {n}: the text has line "
                                f"breaks fairseq reads differently; encode it with preprocess/encode.py")
+        counts = unk_counts(idx, unk_ids)
+        try:
+            name = os.path.basename(idx)[: -len(".idx")]
+            check_tokens(counts, os.path.join(final, name), what, max_unk_rate, dict_path)
+        except InputError:
+            shutil.rmtree(tmp, ignore_errors=True)  # refused: nothing of it looks finished
+            raise
+        tokens.update(counts)
     os.replace(tmp, final)
     text_bytes = sum(os.path.getsize(p) for p in layout.text_files(f"shard{k}"))
     if not keep_text:
         for p in layout.text_files(f"shard{k}"):
             os.unlink(p)
-    logger.info("shard%d: %d lines binarized in %.1fs", k, expected, time.perf_counter() - t0)
-    return Counter(lines=expected, bytes=text_bytes, shards_binarized=1)
+    logger.info("shard%d: %d lines binarized in %.1fs, %d of %d tokens <unk>", k, expected,
+                time.perf_counter() - t0, tokens["unk_tokens"], tokens["tokens"])
+    tokens.update(lines=expected, bytes=text_bytes, shards_binarized=1)
+    return tokens
 
 
 def run(args):
-    plan = make_plan(args)
+    plan, unk_ids = make_plan(args)
     layout = Layout(args.destdir, plan["langs"])
     plan_path = os.path.join(args.destdir, "plan.json")
-    check_resume(plan_path, plan)
-    os.makedirs(layout.text, exist_ok=True)
-    if not os.path.exists(plan_path):
+    if check_resume(plan_path, plan):
+        # no finished shard: what an earlier run left (text, shardK.tmp) may come from other inputs
+        shutil.rmtree(layout.text, ignore_errors=True)
+        for name in os.listdir(args.destdir) if os.path.isdir(args.destdir) else []:
+            if re.fullmatch(r"shard\d+\.tmp", name):
+                shutil.rmtree(os.path.join(args.destdir, name), ignore_errors=True)
+        os.makedirs(layout.text)
         with atomic_outputs([plan_path]) as (f,):
             json.dump(plan, f, indent=1)
+    os.makedirs(layout.text, exist_ok=True)
 
     start, total = time.perf_counter(), Counter()
     ranges = shard_ranges(plan["lines"], args.shards, args.valid_lines)
@@ -241,19 +373,28 @@ def run(args):
 
     with concurrent.futures.ThreadPoolExecutor(concurrent_jobs) as pool:
         try:
-            _split_and_binarize(args, layout, plan, todo, ranges, pool, concurrent_jobs, per_job, streams, total)
+            _split_and_binarize(args, layout, plan, unk_ids, todo, ranges, pool, concurrent_jobs, per_job, streams,
+                                total)
         except BaseException:  # an error, Ctrl-C, SIGTERM: no fairseq-preprocess is left running
             pool.shutdown(wait=False, cancel_futures=True)
             stop_children()
             raise
     if not args.keep_text:
         shutil.rmtree(layout.text, ignore_errors=True)
+    for k in range(args.shards):  # shards finished by an earlier run count in the <unk> rate too
+        if k not in todo:
+            splits = ["train", "valid"] if k == 0 and (args.valid or args.valid_lines) else ["train"]
+            for split in splits:
+                for idx in layout.index_files(layout.shard_dir(k), split):
+                    total.update(unk_counts(idx, unk_ids))
     result = report.summary(total, time.perf_counter() - start, "lines")
+    result["tokens"], result["unk_tokens"] = total["tokens"], total["unk_tokens"]
+    result["unk_rate"] = round(total["unk_tokens"] / total["tokens"], 6) if total["tokens"] else None
     result["data"] = ":".join(layout.shard_dir(k) for k in range(args.shards))
     return result
 
 
-def _split_and_binarize(args, layout, plan, todo, ranges, pool, concurrent_jobs, per_job, streams, total):
+def _split_and_binarize(args, layout, plan, unk_ids, todo, ranges, pool, concurrent_jobs, per_job, streams, total):
     """Write the shards' text (streamed, bounded) and binarize each in ``pool``; adds to ``total``."""
     valid_expected = 0
     jobs = []
@@ -283,7 +424,8 @@ def _split_and_binarize(args, layout, plan, todo, ranges, pool, concurrent_jobs,
             else:
                 _write(layout.text_files(f"shard{k}"), take(lines, hi - lo))
             jobs.append(pool.submit(binarize_shard, layout, k, hi - lo, valid_expected if k == 0 else 0,
-                                    args.dict, per_job, args.keep_text))
+                                    args.dict, per_job, args.keep_text, max_unk_rate=args.max_unk_rate,
+                                    unk_ids=unk_ids, first_line=lo))
     for job in jobs:
         total.update(job.result())
 
@@ -322,6 +464,10 @@ def get_parser():
     p.add_argument("--workers", type=int, default=1,
                    help="processes in all: up to this many fairseq-preprocess runs at once (shards), "
                         "each with --workers WORKERS / concurrent runs")
+    p.add_argument("--max-unk-rate", type=float, default=DEFAULT_MAX_UNK_RATE,
+                   help="refuse a shard (or the validation set) whose binarized tokens are more than this "
+                        "fraction <unk>: text that does not match the dictionary (default %(default)s; 1: no "
+                        "check); the rate is 'unk_rate' in the JSON summary")
     p.add_argument("--keep-text", action="store_true", help="keep the shards' text in DATA_BIN/.text")
     return p
 

@@ -14,7 +14,11 @@ output: a rerun with others is refused (exit 2) unless --force. A rerun skips ou
 and line (exit 2) unless --invalid-utf8 skip; empty documents (pairs: pairs with an empty side)
 are dropped; documents longer than --tokens-per-sample - 2 subword tokens are split at word
 starts or dropped (--long-lines). Everything left out is counted in the summary, the JSON object
-printed last on stdout.
+printed last on stdout. An input whose documents are all left out is an error (exit 2, no output
+for it, the message says which option to change), more than half left out a warning; every
+input empty is an error. A WordPiece vocabulary whose case does not match --cased (a cased one,
+i.e. >= 1% of its entries with letters hold an uppercase one, without --cased; one with no
+uppercase entry with --cased) is refused (exit 2) unless --ignore-vocab-case.
 """
 import argparse
 import json
@@ -32,6 +36,7 @@ if __package__ in (None, ""):
 from preprocess import report
 from preprocess.parallel import BrokenProcessPool, ordered_map
 from preprocess.subword import cut_long, load_tokenizer
+from preprocess.wordpiece import case_mismatch, read_vocab
 from preprocess.textio import (
     DEFAULT_MAX_DOCUMENT_CHARS,
     FORMAT_CHOICES,
@@ -94,18 +99,68 @@ def chunked(records, chunk_bytes, max_records=20000):
         yield chunk
 
 
-def encode_stream(records, outputs, spec, workers, max_tokens, long_lines, chunk_bytes, tokenizer=None):
+def encode_stream(records, outputs, spec, workers, max_tokens, long_lines, chunk_bytes, tokenizer=None,
+                  check=None):
     """Encode ``records`` into the files ``outputs`` (atomically); returns the worker counts.
-    ``tokenizer``: the loaded ``spec``, used as it is when ``workers`` is 1."""
-    counts = Counter()
+    ``tokenizer``: the loaded ``spec``, used as it is when ``workers`` is 1. ``check(counts,
+    records read)`` is called once everything is encoded, before the outputs get their final
+    names: an error it raises leaves no output."""
+    counts, tokenized = Counter(), [0]
+
+    def counted(records):
+        for r in records:
+            tokenized[0] += 1
+            yield r
+
     initargs = (spec, max_tokens, long_lines, tokenizer if workers <= 1 else None)
     with atomic_outputs(outputs) as files:
-        chunks = chunked(records, chunk_bytes)
+        chunks = chunked(counted(records), chunk_bytes)
         for texts, c in ordered_map(encode_chunk, chunks, workers, _init_worker, initargs):
             for f, text in zip(files, texts):
                 f.write(text)
             counts.update(c)
+        if check is not None:
+            check(counts, tokenized[0])
     return counts
+
+
+DROPPED_WARNING_FRACTION = 0.5  # more documents dropped than this: a warning (all of them: an error)
+
+
+def check_written(inputs, reader, workers, tokenized, args, max_tokens):
+    """Refuse an input whose documents were all left out (InputError: nothing is written), with
+    what to change; warn when more than half were. ``reader``: the reader's counts (lines_in,
+    empty_dropped, invalid_utf8_skipped), ``workers``: the tokenizer's (lines_out, empty_dropped,
+    long_dropped), ``tokenized``: the documents (pairs) the reader passed to the tokenizer."""
+    stats = reader + workers
+    documents = tokenized + reader["empty_dropped"] + reader["invalid_utf8_skipped"]
+    dropped = {k: stats[k] for k in ("empty_dropped", "long_dropped", "invalid_utf8_skipped") if stats[k]}
+    name = " ".join(inputs)
+    if not documents:
+        if stats["lines_in"]:
+            raise InputError(f"{name}: {stats['lines_in']} lines read, all blank: no document to write; check the "
+                             f"file's content")
+        return  # an empty file: an empty output (run() warned about it)
+    why = ", ".join(f"{n} {k}" for k, n in dropped.items())
+    if stats["lines_out"]:
+        if sum(dropped.values()) > DROPPED_WARNING_FRACTION * documents:
+            logger.warning("%s: %d of %d documents left out (%s)", name, sum(dropped.values()), documents, why)
+        return
+    hints = []
+    if stats["long_dropped"]:
+        hints.append(f"{stats['long_dropped']} document(s) longer than --tokens-per-sample "
+                     f"{args.tokens_per_sample} - 2 = {max_tokens} tokens were dropped by --long-lines drop: use --long-lines split (the default "
+                     f"for monolingual text), or a larger --tokens-per-sample")
+        if args.format == "paragraphs":
+            hints.append(f"--format paragraphs joins the lines between blank lines into one document (here "
+                         f"{stats['lines_in']} lines became {documents}): for one document a line use --format lines")
+    if stats["invalid_utf8_skipped"]:
+        hints.append("lines that are not UTF-8 were skipped (--invalid-utf8 skip): convert the file to UTF-8 "
+                     "(e.g. iconv -f latin1 -t utf-8)")
+    if stats["empty_dropped"]:
+        hints.append("empty documents (or pairs with an empty side) are dropped: check the file's content")
+    raise InputError(f"{name}: {stats['lines_in']} lines read, 0 written: all {documents} documents were left "
+                     f"out ({why}): {'; '.join(hints)}")
 
 
 def plan(args):
@@ -154,8 +209,10 @@ def tokenizer_spec(args):
     return ("wordpiece", args.wordpiece_vocab, not args.cased)
 
 
-def load_checked(spec):
-    """Load the tokenizer once here, before any worker starts: a bad model is an InputError."""
+def load_checked(spec, ignore_case=False):
+    """Load the tokenizer once here, before any worker starts: a bad model is an InputError, and
+    so is a WordPiece vocabulary whose case does not match --cased (``wordpiece.case_mismatch``)
+    unless ``ignore_case``."""
     path = spec[1]
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
@@ -166,6 +223,12 @@ def load_checked(spec):
         kind = "SentencePiece model" if spec[0] == "spm" else "WordPiece vocab.txt"
         raise InputError(f"{path}: cannot load it as a {kind} ({type(e).__name__}: {str(e)[:300]}); "
                          f"pass the file written by preprocess/spm.py train or a BERT vocab.txt") from None
+    if spec[0] == "wordpiece":
+        mismatch = case_mismatch(read_vocab(path), cased=not spec[2])
+        if mismatch and not ignore_case:
+            raise InputError(f"{path} {mismatch} (or --ignore-vocab-case to encode anyway)")
+        if mismatch:
+            logger.warning("%s %s; encoding anyway (--ignore-vocab-case)", path, mismatch)
     return tokenizer
 
 
@@ -218,7 +281,13 @@ def run(args):
     spec = tokenizer_spec(args)
     max_tokens = args.tokens_per_sample - 2 if args.tokens_per_sample else 0  # room for <s> and </s>
     jobs = plan(args)
-    tokenizer = load_checked(spec)
+    empty = [" ".join(inputs) for inputs, _ in jobs if all(os.path.getsize(p) == 0 for p in inputs)]
+    if empty and len(empty) == len(jobs):
+        raise InputError(f"every input is empty ({', '.join(empty[:3])}{' ...' if len(empty) > 3 else ''}): "
+                         f"nothing to encode; check the --input paths")
+    for name in empty:
+        logger.warning("%s is empty: its output will be empty", name)
+    tokenizer = load_checked(spec, args.ignore_vocab_case)
     try:
         if args.output_dir:
             os.makedirs(args.output_dir, exist_ok=True)
@@ -237,9 +306,12 @@ def run(args):
         else:
             records = ((text,) for text in documents(inputs[0], args.format, args.invalid_utf8, stats,
                                                      args.max_document_chars))
+        def check(counts, tokenized, inputs=inputs, stats=stats):
+            check_written(inputs, stats, counts, tokenized, args, max_tokens)
+
         try:
             stats.update(encode_stream(records, outputs, spec, args.workers, max_tokens, args.long_lines,
-                                       args.chunk_bytes, tokenizer))
+                                       args.chunk_bytes, tokenizer, check))
         except OSError as e:
             raise InputError(f"cannot write {' '.join(outputs)}: {e}") from None
         logger.info("%s -> %s: %s", " ".join(inputs), " ".join(outputs),
@@ -254,7 +326,11 @@ def get_parser():
     tok = p.add_mutually_exclusive_group(required=True)
     tok.add_argument("--spm-model", help="SentencePiece model (preprocess/spm.py train)")
     tok.add_argument("--wordpiece-vocab", help="BERT WordPiece vocab.txt (dict.txt: preprocess/wordpiece.py dict)")
-    p.add_argument("--cased", action="store_true", help="WordPiece: do not lowercase (for cased BERT vocabularies)")
+    p.add_argument("--cased", action="store_true",
+                   help="WordPiece: do not lowercase (for cased BERT vocabularies); a vocabulary whose case does "
+                        "not match is refused (exit 2)")
+    p.add_argument("--ignore-vocab-case", action="store_true",
+                   help="WordPiece: only warn when the vocabulary looks cased without --cased, or uncased with it")
     p.add_argument("--input", nargs="+", required=True,
                    help="raw UTF-8 text files (with --source-lang/--target-lang: prefixes of parallel files)")
     out = p.add_mutually_exclusive_group(required=True)

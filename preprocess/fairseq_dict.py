@@ -6,6 +6,7 @@ The pre-training and seq2seq tasks append ``<mask>`` and ``<pseudo>`` themselves
 dictionary that lists them, so those are never written either.
 """
 import os
+from typing import NamedTuple
 
 FAIRSEQ_SPECIALS = frozenset({"<s>", "<pad>", "</s>", "<unk>"})
 TASK_SYMBOLS = frozenset({"<mask>", "<pseudo>"})
@@ -29,14 +30,89 @@ def write_dict(symbols, path, leave_out=frozenset()):
     return kept
 
 
+OVERWRITE_FLAG = "#fairseq:overwrite"
+FAIRSEQ_UNK_ID = 3  # <unk>: fairseq's Dictionary adds <s> <pad> </s> <unk> first
+
+
+class DictCheck(NamedTuple):
+    symbols: int  # lines of dict.txt (each gets id 4 + its 0-based line index)
+    unk_ids: frozenset  # ids a binarized <unk> may have: 3, and a later id if <unk> is overwritten
+
+
 def check_dict(path):
-    """Raise ValueError if ``path`` lists a symbol the tasks add themselves."""
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n").removesuffix(" #fairseq:overwrite")  # fairseq's flag after the count
-            symbol = line.rsplit(" ", 1)[0]
-            if symbol in TASK_SYMBOLS:
-                raise ValueError(
-                    f"{path}:{lineno}: lists {symbol}, which the pmlm/unilm_seq2seq tasks append themselves "
-                    f"and refuse in dict.txt; remove that line"
-                )
+    """Read ``path`` as fairseq's ``Dictionary.add_from_file`` does and raise ValueError, naming
+    FILE:LINE and what to do, where it would fail or where the tasks would: a line that is not
+    ``SYMBOL COUNT`` (fairseq: "Incorrect dictionary format"), a symbol listed again without
+    fairseq's ``#fairseq:overwrite`` flag after the count (fairseq: "Duplicate word found"; that
+    includes its own ``<s> <pad> </s> <unk>``), a symbol the pmlm/unilm_seq2seq tasks append
+    themselves, a symbol holding whitespace (encoded text is split at whitespace: it could never
+    match), a file that is not UTF-8 or lists no symbol. Returns a ``DictCheck``.
+
+    Rules mirrored from fairseq/data/dictionary.py (add_from_file, add_symbol): the file is read
+    as text with universal newlines, each line right-stripped, split at its last space into
+    symbol and count (``int``); when that count field is ``#fairseq:overwrite`` the line is split
+    once more, and the symbol then gets a new id (its earlier id stays, unused) instead of being
+    refused as a duplicate. Every accepted line therefore appends one id: line i (from 0) gets
+    id 4 + i. An unknown token is binarized as id 3 (``Dictionary.unk_index``), a literal ``<unk>``
+    in the text as ``indices["<unk>"]``, the later id when an overwrite line lists ``<unk>``.
+    """
+    first_seen = {s: "fairseq's Dictionary itself (ids 0-3)" for s in FAIRSEQ_SPECIALS}
+    n, unk_ids = 0, {FAIRSEQ_UNK_ID}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for lineno, raw in enumerate(f, 1):
+                symbol, overwrite = _parse_dict_line(raw, path, lineno)
+                where = f"{path}:{lineno}"
+                if symbol in TASK_SYMBOLS:
+                    raise ValueError(
+                        f"{where}: lists {symbol}, which the pmlm/unilm_seq2seq tasks append themselves "
+                        f"and refuse in dict.txt; remove that line"
+                    )
+                if any(c.isspace() for c in symbol):
+                    raise ValueError(f"{where}: the symbol {symbol!r} holds whitespace; encoded text is split at "
+                                     f"whitespace, so it could never match a token: remove that line")
+                if symbol in first_seen and not overwrite:
+                    raise ValueError(
+                        f"{where}: {symbol} is listed again (first listed by {first_seen[symbol]}); "
+                        f"fairseq-preprocess refuses a repeated symbol: remove this line, or end it with "
+                        f"' {OVERWRITE_FLAG}' to give the symbol a new id on purpose"
+                    )
+                first_seen.setdefault(symbol, f"line {lineno}")
+                if symbol == "<unk>":
+                    unk_ids = {FAIRSEQ_UNK_ID, 4 + n}
+                n += 1
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}:{_first_invalid_utf8_line(path)}: not UTF-8; fairseq reads dict.txt as UTF-8: "
+                         f"convert the file (e.g. iconv -f latin1 -t utf-8)") from None
+    if not n:
+        raise ValueError(f"{path} lists no symbol: every token would be <unk>; pass the dict.txt written by "
+                         f"preprocess/spm.py train or preprocess/wordpiece.py dict")
+    return DictCheck(n, frozenset(unk_ids))
+
+
+def _parse_dict_line(raw, path, lineno):
+    """``(symbol, overwrite)`` of one dict.txt line, split as fairseq splits it."""
+    line = raw.rstrip()
+    try:
+        symbol, field = line.rsplit(" ", 1)
+        overwrite = field == OVERWRITE_FLAG
+        if overwrite:
+            symbol, field = symbol.rsplit(" ", 1)
+        int(field)
+    except ValueError:
+        raise ValueError(
+            f"{path}:{lineno}: {line[:80]!r} is not 'SYMBOL COUNT' (one space before an integer count, "
+            f"optionally followed by ' {OVERWRITE_FLAG}'), which fairseq-preprocess requires; fix or "
+            f"remove that line"
+        ) from None
+    return symbol, overwrite
+
+
+def _first_invalid_utf8_line(path):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return lineno
+    return "?"

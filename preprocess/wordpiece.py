@@ -31,6 +31,46 @@ def read_vocab(path):
         return [line.rstrip("\n") for line in f]
 
 
+CASED_MIN_FRACTION = 0.01  # of the entries with a cased letter; bert-base-cased: ~1/4, uncased: 0
+
+
+def vocab_case(tokens):
+    """``(with_uppercase, with_letters)``: how many vocabulary entries (BERT specials, ``[unused*]``
+    and the ``##`` continuation mark left out) hold an uppercase letter, of those that hold any
+    letter with case. An uncased vocabulary (built from lowercased text, like bert-base-uncased)
+    has none: the tokenizer lowercases before lookup, so such an entry could never match."""
+    upper = letters = 0
+    for t in tokens:
+        if t in BERT_SPECIALS or _UNUSED.match(t):
+            continue
+        t = t.removeprefix("##")
+        if any(c.lower() != c.upper() for c in t):
+            letters += 1
+            upper += any(c.isupper() for c in t)
+    return upper, letters
+
+
+def case_mismatch(tokens, cased):
+    """Why encoding with ``tokens`` and ``--cased`` = ``cased`` would lose words, or None.
+
+    A cased vocabulary (at least ``CASED_MIN_FRACTION`` of the entries with letters hold an
+    uppercase one) read with lowercasing never matches its capitalised entries (with a small
+    vocabulary a capitalised word becomes <unk>); an uncased one (no uppercase entry) read cased
+    turns a capitalised word it cannot spell in lowercase pieces into <unk>. Between the two
+    (a few uppercase entries) nothing is said."""
+    upper, letters = vocab_case(tokens)
+    if not letters:
+        return None
+    if not cased and upper >= CASED_MIN_FRACTION * letters:
+        return (f"is cased ({upper} of its {letters} entries with letters hold an uppercase one), but without "
+                f"--cased the text is lowercased first, so those entries never match and capitalised words "
+                f"become other pieces or <unk>: pass --cased")
+    if cased and not upper:
+        return (f"is uncased (none of its {letters} entries with letters holds an uppercase one), but --cased "
+                f"keeps the text's case, so every capitalised word becomes <unk> or odd pieces: leave out --cased")
+    return None
+
+
 def vocab_to_dict(vocab_path, dict_path):
     tokens = read_vocab(vocab_path)
     leave_out = set(BERT_SPECIALS) | {t for t in tokens if _UNUSED.match(t)}

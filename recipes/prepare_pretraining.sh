@@ -11,11 +11,12 @@
 #   WORKERS=$(nproc) VOCAB_SIZE=32000 SAMPLE_LINES=2000000 (SentencePiece training sample)
 #   TOKENS_PER_SAMPLE=512 (longer documents are split) VALID_LINES=5000 (held out from the start)
 #   FORMAT=lines INVALID_UTF8=error (or skip) WORDPIECE_VOCAB= (a BERT vocab.txt: use it instead
-#   of training SentencePiece; add CASED=1 for a cased vocabulary)
+#   of training SentencePiece; add CASED=1 for a cased vocabulary, refused otherwise)
+#   MAX_UNK_RATE=0.05 (a shard with more <unk> tokens than this fraction is refused)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then
-    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 TEXT=$1 OUT=$2 SHARDS=${3:-1}
@@ -51,6 +52,7 @@ ENCODED=()
 for f in "${FILES[@]}"; do ENCODED+=("$OUT/encoded/$(basename "$f")"); done
 log "binarizing into $SHARDS shards"
 python preprocess/binarize.py --dict "$DICT" --train "${ENCODED[@]}" --valid-lines "${VALID_LINES:-5000}" \
-    --shards "$SHARDS" --destdir "$OUT/data-bin" --workers "$WORKERS" > "$OUT/binarize.json"
+    --shards "$SHARDS" --destdir "$OUT/data-bin" --workers "$WORKERS" --max-unk-rate "${MAX_UNK_RATE:-0.05}" \
+    > "$OUT/binarize.json"
 python -c 'import json,sys; print(json.load(open(sys.argv[1]))["data"])' "$OUT/binarize.json" > "$OUT/data-path"
 log "done: fairseq-train $(cat "$OUT/data-path") --user-dir fairseq_unilmv2 --task pmlm --tokens-per-sample ${TOKENS_PER_SAMPLE:-512} ..."

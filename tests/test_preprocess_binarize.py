@@ -210,7 +210,7 @@ def test_shards_without_plan_are_refused_and_plan_records_valid_sizes(work, tmp_
     assert os.listdir(tmp_path / "bin") == ["shard1.tmp"]
     from preprocess import binarize
 
-    plan = binarize.make_plan(binarize.get_parser().parse_args(list(map(str, args))))
+    plan, _ = binarize.make_plan(binarize.get_parser().parse_args(list(map(str, args))))
     assert plan["valid_sizes"] == [(work / "enc/b.txt").stat().st_size]
 
 
@@ -222,7 +222,7 @@ def test_text_on_disk_is_bounded_by_the_running_jobs(work, tmp_path, monkeypatch
 
     seen, lock = [], threading.Lock()
 
-    def fake_binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text):
+    def fake_binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text, **checks):
         with lock:
             seen.append(sorted(n for n in os.listdir(layout.text) if n.startswith("shard")))
         time.sleep(0.05)

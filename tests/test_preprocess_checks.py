@@ -1,0 +1,266 @@
+"""preprocess/: inputs that must stop encode.py and binarize.py with a clear message instead of an
+empty or mostly-<unk> data-bin (issue 10, faults 9 and 11): a dict.txt fairseq would refuse, all
+documents dropped, text that does not match the dictionary, a WordPiece vocabulary read with the
+wrong casing, an input edited in place under a finished shard; and a failed run that finished
+no shard must not lock DATA_BIN."""
+import json
+import os
+import shutil
+from collections import Counter
+
+import pytest
+import sentencepiece as spm
+
+from preprocess.binarize import check_resume, check_tokens, get_parser, make_plan
+from preprocess.fairseq_dict import check_dict
+from preprocess.textio import InputError
+from preprocess.wordpiece import case_mismatch
+
+from .helpers import LEE, check_script, read_lines, run_script
+
+
+@pytest.fixture(scope="module")
+def spm_dir(tmp_path_factory):
+    """A small SentencePiece model of the Lee corpus; 60 of its documents raw and encoded."""
+    d = tmp_path_factory.mktemp("checks")
+    proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "800",
+                      "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    raw = [line for line in read_lines(LEE) if line.strip()][:60]
+    (d / "raw.txt").write_text("\n".join(raw) + "\n")
+    sp = spm.SentencePieceProcessor(model_file=str(d / "spm.model"))
+    (d / "enc.txt").write_text("\n".join(" ".join(sp.encode(line, out_type=str)) for line in raw) + "\n")
+    return d
+
+
+# --- dict.txt: checked whole, as fairseq's Dictionary.add_from_file reads it -------------------
+
+DICT_CASES = [
+    # (dict.txt text, expected error fragment or None when fairseq and we accept it)
+    ("\u2581the 5\n\u2581a 4\n\u2581the 5\n", "d.txt:3: \u2581the is listed again (first listed by line 1)"),
+    ("\u2581a 4\n<unk> 3\n", "d.txt:2: <unk> is listed again (first listed by fairseq's Dictionary itself"),
+    ("\u2581a 4\n\u2581a 3 #fairseq:overwrite\n", None),  # fairseq's flag: a new id on purpose
+    ("<unk> 3 #fairseq:overwrite\n\u2581a 4\n", None),
+    ("\u2581a 4\n\u2581b\t3\n", "d.txt:2: '\u2581b\\t3' is not 'SYMBOL COUNT'"),
+    ("\u2581a 4\n\n\u2581b 3\n", "d.txt:2: '' is not 'SYMBOL COUNT'"),
+    ("\u2581a 4\n\u2581b 3.5\n", "d.txt:2: '\u2581b 3.5' is not 'SYMBOL COUNT'"),
+    ("\u2581a 4\n\u2581b 3 #fairseq:overwrit\n", "d.txt:2: '\u2581b 3 #fairseq:overwrit' is not 'SYMBOL COUNT'"),
+    ("\u2581a 4\r\n\u2581b 3\r\n", None),  # CRLF: fairseq right-strips each line
+    ("\u2581a 4\n<mask> 1 #fairseq:overwrite\n", "d.txt:2: lists <mask>, which the pmlm/unilm_seq2seq tasks"),
+    ("a b 4\n", "d.txt:1: the symbol 'a b' holds whitespace"),  # fairseq loads it, but it can never match
+    ("", "d.txt lists no symbol"),
+]
+
+
+@pytest.mark.parametrize("text,error", DICT_CASES)
+def test_dictionary_is_checked_whole_with_file_line_and_fix(tmp_path, text, error):
+    from fairseq.data import Dictionary
+
+    path = tmp_path / "d.txt"
+    path.write_bytes(text.encode())
+    if error is None:
+        check_dict(str(path))
+        Dictionary.load(str(path))  # what we accept fairseq accepts
+        return
+    with pytest.raises(ValueError) as e:
+        check_dict(str(path))
+    assert str(e.value).startswith(str(path)) and error in str(e.value)
+
+
+def test_dictionary_that_is_not_utf8_names_the_line(tmp_path):
+    (tmp_path / "d.txt").write_bytes(b"\xe2\x96\x81a 4\n\xa3 3\n")
+    with pytest.raises(ValueError, match=r"d\.txt:2: not UTF-8"):
+        check_dict(str(tmp_path / "d.txt"))
+
+
+def test_unk_ids_follow_fairseqs_overwrite_rule(tmp_path):
+    """An overwritten <unk> on line 2 gets id 4 + 1 = 5 for a literal <unk> in the text; a word the
+    dictionary lacks stays id 3 (checked against fairseq's own Dictionary)."""
+    from fairseq.data import Dictionary
+
+    (tmp_path / "d.txt").write_text("\u2581a 4\n<unk> 3 #fairseq:overwrite\n\u2581b 2\n")
+    assert check_dict(str(tmp_path / "d.txt")).unk_ids == {3, 5}
+    d = Dictionary.load(str(tmp_path / "d.txt"))
+    assert (d.index("<unk>"), d.index("zzz")) == (5, 3)
+    (tmp_path / "plain.txt").write_text("\u2581a 4\n\u2581b 2\n")
+    assert check_dict(str(tmp_path / "plain.txt")).unk_ids == {3}
+
+
+def test_duplicate_in_dictionary_stops_binarize_before_any_output(spm_dir, tmp_path):
+    """Issue 10, fault 9a: `▁the 5` listed twice used to write plan.json and end in fairseq's traceback."""
+    lines = read_lines(spm_dir / "spm.dict.txt")
+    (tmp_path / "dup.txt").write_text("\n".join([*lines, "\u2581the 5"]) + "\n")
+    first = 1 + [line.rsplit(" ", 1)[0] for line in lines].index("\u2581the")
+    proc = run_script("binarize.py", "--dict", "dup.txt", "--train", spm_dir / "enc.txt", "--destdir", "bin",
+                      cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"dup.txt:{len(lines) + 1}: \u2581the is listed again (first listed by line {first})" in proc.stderr
+    assert "#fairseq:overwrite" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "bin").exists()
+
+
+# --- binarize: the <unk> rate; a failed run locks nothing; edited inputs -----------------------
+
+def _read_back(prefix, dict_path):
+    from fairseq.data import Dictionary, data_utils
+
+    dictionary = Dictionary.load(str(dict_path))
+    dataset = data_utils.load_indexed_dataset(str(prefix), dictionary)
+    return [" ".join(dictionary[t] for t in dataset[i].tolist()[:-1]) for i in range(len(dataset))]
+
+
+def test_raw_text_is_refused_for_its_unk_rate_and_the_fixed_rerun_goes_through(spm_dir, tmp_path):
+    """Fault 9c: raw text against a SentencePiece dictionary binarized to mostly <unk> with exit 0.
+    The refused run finished no shard, so the rerun with the encoded text is not locked out by
+    its plan.json, and none of its leftover text ends up in the data-bin."""
+    args = ["--dict", spm_dir / "spm.dict.txt", "--destdir", "bin"]
+    proc = run_script("binarize.py", *args, "--train", spm_dir / "raw.txt", cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "bin/shard0/train (shard0, lines 1-60 of the training text): " in proc.stderr
+    assert "tokens are <unk>, more than --max-unk-rate 0.05" in proc.stderr and "Traceback" not in proc.stderr
+    rate = float(proc.stderr.split("of the training text): ")[1].split("%")[0])
+    assert rate > 50  # raw words are not pieces: most become <unk>
+    assert (tmp_path / "bin/plan.json").exists() and (tmp_path / "bin/.text/shard0.txt").exists()
+    assert not [n for n in os.listdir(tmp_path / "bin") if n.startswith("shard")]  # nothing finished
+
+    shutil.copy(spm_dir / "enc.txt", tmp_path / "enc.txt")
+    out = check_script("binarize.py", *args, "--train", "enc.txt", cwd=tmp_path)
+    assert out["shards_binarized"] == 1 and out["unk_tokens"] == 0 and out["unk_rate"] == 0.0
+    encoded = read_lines(spm_dir / "enc.txt")
+    assert out["tokens"] == sum(len(line.split()) for line in encoded)
+    assert _read_back(tmp_path / "bin/shard0/train", spm_dir / "spm.dict.txt") == encoded
+    assert json.loads((tmp_path / "bin/plan.json").read_text())["train"] == [[str(tmp_path / "enc.txt")]]
+
+    # the plan now binds (shard0 is finished): the input edited in place with the same size and
+    # line count (two tokens of line 1 swapped) is refused instead of resumed
+    first = encoded[0].split()
+    edited = " ".join([first[1], first[0], *first[2:]])
+    assert len(edited) == len(encoded[0]) and edited != encoded[0]
+    (tmp_path / "enc.txt").write_text("\n".join([edited, *encoded[1:]]) + "\n")
+    proc = run_script("binarize.py", *args, "--train", "enc.txt", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "enc.txt changed since bin/plan.json was written (same path, other content" in proc.stderr
+    assert "the finished shards (shard0) hold the old text" in proc.stderr
+
+
+def test_unk_rate_counts_literal_and_overwritten_unk_and_is_in_the_summary(tmp_path):
+    """Hand count: `▁a ▁b c d` and `▁a <unk>` hold 6 tokens; c, d (not in the dictionary) and the
+    literal <unk> (id 5: <unk> overwritten on line 2) are 3 <unk>: rate 0.5, refused at the
+    default 0.05 and accepted with --max-unk-rate 0.6."""
+    (tmp_path / "d.txt").write_text("\u2581a 4\n<unk> 3 #fairseq:overwrite\n\u2581b 2\n")
+    (tmp_path / "t.txt").write_text("\u2581a \u2581b c d\n\u2581a <unk>\n")
+    base = ["--dict", "d.txt", "--train", "t.txt", "--destdir", "bin"]
+    proc = run_script("binarize.py", *base, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2 and "50.0% of its 6 tokens are <unk>" in proc.stderr, proc.stderr[-2000:]
+    out = check_script("binarize.py", *base, "--max-unk-rate", "0.6", cwd=tmp_path)
+    assert (out["tokens"], out["unk_tokens"], out["unk_rate"]) == (6, 3, 0.5)
+    out = check_script("binarize.py", *base, "--max-unk-rate", "0.6", cwd=tmp_path)  # resumed: counted again
+    assert (out["shards_skipped"], out["tokens"], out["unk_tokens"]) == (1, 6, 3)
+    proc = run_script("binarize.py", *base, "--max-unk-rate", "1.5", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2 and "--max-unk-rate 1.5: give a fraction from 0 to 1" in proc.stderr
+
+
+def test_a_split_without_tokens_is_refused():
+    with pytest.raises(InputError, match=r"bin/shard0/train \(shard0\) holds no token"):
+        check_tokens(Counter(tokens=0, unk_tokens=0), "bin/shard0/train", "shard0", 0.05, "d.txt")
+    check_tokens(Counter(tokens=20, unk_tokens=1), "bin/shard0/train", "shard0", 0.05, "d.txt")  # 5%: allowed
+    with pytest.raises(InputError, match=r"5\.0% of its 20 tokens are <unk>, more than --max-unk-rate 0\.04"):
+        check_tokens(Counter(tokens=20, unk_tokens=1), "bin/shard0/train", "shard0", 0.04, "d.txt")
+
+
+def test_edited_validation_file_is_refused_once_a_shard_is_finished(spm_dir, tmp_path):
+    """In-process: plan.json of a run whose shard0 is finished; the --valid file then edited with
+    the same size and line count."""
+    (tmp_path / "valid.txt").write_text("\u2581a \u2581b\n\u2581c\n")
+    args = get_parser().parse_args(["--dict", str(spm_dir / "spm.dict.txt"), "--train", str(spm_dir / "enc.txt"),
+                                    "--valid", str(tmp_path / "valid.txt"), "--destdir", str(tmp_path / "bin")])
+    plan, _ = make_plan(args)
+    plan_path = str(tmp_path / "bin/plan.json")
+    assert check_resume(plan_path, plan) is True  # a new DATA_BIN: write the plan
+    (tmp_path / "bin/shard0").mkdir(parents=True)
+    (tmp_path / "bin/plan.json").write_text(json.dumps(plan))
+    assert check_resume(plan_path, plan) is False  # the same plan: resume
+    (tmp_path / "valid.txt").write_text("\u2581b \u2581a\n\u2581c\n")
+    edited, _ = make_plan(args)
+    assert edited["valid_sizes"] == plan["valid_sizes"] and edited["valid_sha256"] != plan["valid_sha256"]
+    with pytest.raises(InputError, match="valid.txt changed since .*plan.json was written"):
+        check_resume(plan_path, edited)
+    os.rmdir(tmp_path / "bin/shard0")  # no finished shard: the plan binds nothing and is replaced
+    assert check_resume(plan_path, edited) is True
+
+
+# --- encode: everything dropped; WordPiece casing ----------------------------------------------
+
+def test_encode_refuses_to_write_nothing(spm_dir, tmp_path):
+    """Fault 9b: --format paragraphs on one document a line makes one 60-line document, which
+    --long-lines drop dropped: 0 lines written, exit 0."""
+    model = spm_dir / "spm.model"
+    proc = run_script("encode.py", "--spm-model", model, "--input", spm_dir / "raw.txt", "--output-dir", "enc",
+                      "--format", "paragraphs", "--long-lines", "drop", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "raw.txt: 60 lines read, 0 written: all 1 documents were left out (1 long_dropped)" in proc.stderr
+    assert "use --long-lines split" in proc.stderr and "(here 60 lines became 1): for one document a line use " \
+        "--format lines" in proc.stderr
+    assert os.listdir(tmp_path / "enc") == [".plan.json"]  # no output that a rerun would skip as complete
+    (tmp_path / "blank.txt").write_text("\n \n\n")
+    proc = run_script("encode.py", "--spm-model", model, "--input", "blank.txt", "--output-dir", "b", cwd=tmp_path,
+                      timeout=120)
+    assert proc.returncode == 2 and "blank.txt: 3 lines read, 0 written: all 3 documents were left out " \
+        "(3 empty_dropped)" in proc.stderr
+    proc = run_script("encode.py", "--spm-model", model, "--input", "blank.txt", "--output-dir", "p", "--format",
+                      "paragraphs", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2 and "blank.txt: 3 lines read, all blank" in proc.stderr
+    (tmp_path / "empty.txt").write_text("")
+    proc = run_script("encode.py", "--spm-model", model, "--input", "empty.txt", "--output-dir", "e", cwd=tmp_path,
+                      timeout=120)
+    assert proc.returncode == 2 and "every input is empty (empty.txt)" in proc.stderr
+    assert not (tmp_path / "e").exists()
+
+
+def _vocab(path, tokens):
+    path.write_text("\n".join(["[PAD]", "[unused0]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *tokens]) + "\n")
+    return path
+
+
+def test_wordpiece_vocab_casing_must_match_cased(tmp_path):
+    """Fault 11: `She is cool!` with a cased vocabulary and no --cased was `<unk> is cool !`, exit 0."""
+    (tmp_path / "she.txt").write_text("She is cool!\n")
+    cased = _vocab(tmp_path / "cased.txt", ["She", "is", "cool", "!"])
+    uncased = _vocab(tmp_path / "uncased.txt", ["she", "is", "cool", "!"])
+    base = ["--input", "she.txt", "--tokens-per-sample", "0"]
+    proc = run_script("encode.py", "--wordpiece-vocab", cased, *base, "--output", "a.wp", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "cased.txt is cased (1 of its 3 entries with letters hold an uppercase one)" in proc.stderr
+    assert "pass --cased" in proc.stderr and not (tmp_path / "a.wp").exists()
+    check_script("encode.py", "--wordpiece-vocab", cased, "--cased", *base, "--output", "b.wp", cwd=tmp_path)
+    assert read_lines(tmp_path / "b.wp") == ["She is cool !"]
+    proc = run_script("encode.py", "--wordpiece-vocab", uncased, "--cased", *base, "--output", "c.wp", cwd=tmp_path,
+                      timeout=60)
+    assert proc.returncode == 2 and "uncased.txt is uncased (none of its 3 entries" in proc.stderr
+    assert "leave out --cased" in proc.stderr
+    check_script("encode.py", "--wordpiece-vocab", uncased, *base, "--output", "d.wp", cwd=tmp_path)
+    assert read_lines(tmp_path / "d.wp") == ["she is cool !"]
+    proc = run_script("encode.py", "--wordpiece-vocab", cased, *base, "--output", "e.wp", "--ignore-vocab-case",
+                      cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0 and "encoding anyway (--ignore-vocab-case)" in proc.stderr
+    assert read_lines(tmp_path / "e.wp") == ["<unk> is cool !"]  # what the check prevents
+
+
+def test_case_rule_on_trained_vocabularies(tmp_path):
+    """WordPiece trained on the (cased) Lee corpus with and without lowercasing."""
+    from tokenizers import BertWordPieceTokenizer
+
+    vocabs = {}
+    for lowercase in (False, True):
+        trainer = BertWordPieceTokenizer(lowercase=lowercase)
+        trainer.train([str(LEE)], vocab_size=1000, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+                      show_progress=False)
+        vocabs[lowercase] = list(trainer.get_vocab())
+    assert "is cased" in case_mismatch(vocabs[False], cased=False)
+    assert case_mismatch(vocabs[False], cased=True) is None
+    assert "is uncased" in case_mismatch(vocabs[True], cased=True)
+    assert case_mismatch(vocabs[True], cased=False) is None
+    # a few uppercase entries among many (under 1%): no verdict either way
+    few = ["She", *[f"w{i}" for i in range(200)]]
+    assert case_mismatch(few, cased=False) is None and case_mismatch(few, cased=True) is None
+    assert case_mismatch(["[PAD]", "##", "!", "1"], cased=False) is None  # no letters: nothing to say

@@ -210,6 +210,12 @@ def test_encode_refuses_to_write_nothing(spm_dir, tmp_path):
     proc = run_script("encode.py", "--spm-model", model, "--input", "blank.txt", "--output-dir", "p", "--format",
                       "paragraphs", cwd=tmp_path, timeout=120)
     assert proc.returncode == 2 and "blank.txt: 3 lines read, all blank" in proc.stderr
+    # 2 of 3 documents dropped: written, with a warning
+    (tmp_path / "some.txt").write_text("fire\nfire crews and police fought the fire\nfire crews and police\n")
+    proc = run_script("encode.py", "--spm-model", model, "--input", "some.txt", "--output-dir", "s", "--long-lines",
+                      "drop", "--tokens-per-sample", "4", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0 and "some.txt: 2 of 3 documents left out (2 long_dropped)" in proc.stderr
+    assert len(read_lines(tmp_path / "s/some.txt")) == 1
     (tmp_path / "empty.txt").write_text("")
     proc = run_script("encode.py", "--spm-model", model, "--input", "empty.txt", "--output-dir", "e", cwd=tmp_path,
                       timeout=120)

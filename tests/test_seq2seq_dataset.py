@@ -1,5 +1,6 @@
 import logging
 
+import numpy as np
 import torch
 from fairseq.data import Dictionary, ListDataset
 
@@ -46,3 +47,29 @@ def test_word_drop_noise_is_seeded_per_epoch_and_index():
     dropped = item["target_input"] != item["target"]
     assert torch.equal(item["target_input"][dropped], item["pseudo_tokens"][dropped])
     assert (item["pseudo_tokens"] == pseudo).float().mean() > 0.3
+
+
+def test_noise_is_batched_apart_from_the_clean_input():
+    """Validation, scoring and generation read net_input (clean); only train_step reads
+    train_net_input (noised), whatever the split's name."""
+    ds, d, pseudo = _dataset(noise=True)
+    batch = ds.collater([ds[i] for i in range(3)])
+    clean, noised = batch["net_input"], batch["train_net_input"]
+    assert "pseudo_tokens" not in clean
+    assert clean["prev_output_tokens"][1].tolist() == [d.eos(), 7, 8, 9, 10, 11]  # target 7..11 </s>, shifted
+    assert torch.equal(noised["src_tokens"], clean["src_tokens"])
+    assert not torch.equal(noised["prev_output_tokens"], clean["prev_output_tokens"])
+    assert (noised["pseudo_tokens"] == pseudo).any()
+
+
+def test_source_without_target_is_checked_against_the_source_limit_only():
+    """fairseq-interactive / hub .sample: a 99-token source fits (464, 48) limits."""
+    d = Dictionary()
+    src = ListDataset([torch.arange(4, 103)], [99])
+    ds = Seq2SeqDataset(src, None, d, 464, 48)
+    assert ds.size(0) == (100, 0)  # <s> + 99
+    kept, ignored = ds.filter_indices_by_size(np.array([0]), (464, 48))
+    assert kept.tolist() == [0] and ignored == []
+    short = Seq2SeqDataset(src, None, d, 30, 48)  # longer than the source limit: truncated, kept
+    kept, _ = short.filter_indices_by_size(np.array([0]), (30, 48))
+    assert kept.tolist() == [0] and len(short[0]["source"]) == 30

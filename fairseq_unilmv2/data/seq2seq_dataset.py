@@ -1,14 +1,20 @@
-"""(source, target) pairs for UniLM seq2seq, truncated to the model's room, with the
-pseudo-mask fine-tuning noise drawn in ``__getitem__`` from (seed, epoch, index)."""
+"""(source, target) pairs for UniLM seq2seq, truncated to the model's room.
+
+Pseudo-mask fine-tuning noise is drawn in ``__getitem__`` from (seed, epoch, index) and batched
+apart from the clean input, as ``sample["train_net_input"]``: only the task's ``train_step``
+(the batches ``fairseq-train`` trains on) reads it, so validation, ``--score-reference`` and
+generation of any split, the training split included, see clean input.
+"""
 import logging
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 import torch
-from fairseq.data import FairseqDataset, data_utils
+from fairseq.data import data_utils
 
 from ..masking.corruption import corrupt
+from .batching import EveryExampleDataset
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +31,7 @@ class TargetNoise:
     leave_unmasked_prob: float = 0.1  # pseudo slots fed the true token
 
 
-class Seq2SeqDataset(FairseqDataset):
+class Seq2SeqDataset(EveryExampleDataset):
     def __init__(self, src, tgt, dictionary, max_source_positions, max_target_positions,
                  noise: Optional[TargetNoise] = None, seed: int = 1, name: str = ""):
         self.src, self.tgt = src, tgt
@@ -79,7 +85,12 @@ class Seq2SeqDataset(FairseqDataset):
         return src if self.tgt_sizes is None else src + 2 * int(self.tgt_sizes[index])
 
     def size(self, index):
-        return self.sizes[index] if self.tgt_sizes is None else tuple(self.sizes[index])
+        """(source, target) tokens; target 0 without targets (inference), as fairseq's
+        LanguagePairDataset, so a source is checked against the source limit only."""
+        return (int(self.src_sizes[index]), 0 if self.tgt_sizes is None else int(self.tgt_sizes[index]))
+
+    def filter_indices_by_size(self, indices, max_sizes):
+        return data_utils.filter_paired_dataset_indices_by_size(self.src_sizes, self.tgt_sizes, indices, max_sizes)
 
     def ordered_indices(self):
         with data_utils.numpy_seed(self.seed):
@@ -107,17 +118,23 @@ class Seq2SeqDataset(FairseqDataset):
         }
         if "target" in samples[0]:
             target = pad([s["target"] for s in samples])
-            inputs = [s.get("target_input", s["target"]) for s in samples]
-            # prev_output_tokens: <eos> then the (possibly word-dropped) target, shifted right
-            prev = pad([torch.cat([torch.tensor([self.eos]), x[:-1]]) for x in inputs])
-            batch["net_input"]["prev_output_tokens"] = prev
+            batch["net_input"]["prev_output_tokens"] = self._prev_output_tokens([s["target"] for s in samples])
             if "pseudo_tokens" in samples[0]:
-                batch["net_input"]["pseudo_tokens"] = pad([s["pseudo_tokens"] for s in samples])
+                batch["train_net_input"] = {
+                    **batch["net_input"],
+                    "prev_output_tokens": self._prev_output_tokens([s["target_input"] for s in samples]),
+                    "pseudo_tokens": pad([s["pseudo_tokens"] for s in samples]),
+                }
             batch["target"] = target
             batch["ntokens"] = int(target.ne(self.pad).sum())
         else:
             batch["ntokens"] = int(src.ne(self.pad).sum())
         return batch
+
+    def _prev_output_tokens(self, inputs):
+        """<eos> then the (possibly word-dropped) target, shifted right; (B, T) padded."""
+        eos = torch.tensor([self.eos])
+        return data_utils.collate_tokens([torch.cat([eos, x[:-1]]) for x in inputs], self.pad, left_pad=False)
 
 
 def _truncate(tokens, limit, eos):

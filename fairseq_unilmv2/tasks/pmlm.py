@@ -119,15 +119,27 @@ class PMLMTask(UniLMTask):
                 f"Dataset not found: {split} ({split_path}.bin/.idx); "
                 f"binarize it with fairseq-preprocess --only-source --{split}pref ..."
             )
+        room = self.cfg.tokens_per_sample - 1  # <s> is prepended to every block
         dataset = maybe_shorten_dataset(
-            dataset, split, self.cfg.shorten_data_split_list, self.cfg.shorten_method,
-            self.cfg.tokens_per_sample, self.cfg.seed,
+            dataset, split, self.cfg.shorten_data_split_list, self.cfg.shorten_method, room, self.cfg.seed,
         )
-        dataset = TokenBlockDataset(
-            dataset, dataset.sizes, self.cfg.tokens_per_sample - 1,  # room for <s>
-            pad=self.dictionary.pad(), eos=self.dictionary.eos(), break_mode=self.cfg.sample_break_mode,
-        )
-        dataset = PrependTokenDataset(dataset, self.dictionary.bos())
+        mode = self.cfg.sample_break_mode
+        if mode == "eos":
+            # A line is a block. fairseq's TokenBlockDataset would give the same blocks but uses
+            # np.compat in this mode, which numpy 2 removed (AttributeError).
+            blocks = dataset
+        else:
+            blocks = TokenBlockDataset(
+                dataset, dataset.sizes, room, pad=self.dictionary.pad(), eos=self.dictionary.eos(), break_mode=mode,
+            )
+        too_long = int((np.asarray(blocks.sizes) > room).sum())
+        if too_long:  # 'complete'/'eos' keep lines whole, whatever their length
+            raise ValueError(
+                f"{split_path}: {too_long} of {len(blocks)} blocks are longer than --tokens-per-sample "
+                f"{self.cfg.tokens_per_sample} minus <s>, because --sample-break-mode {mode} keeps lines whole: "
+                f"pass --shorten-method truncate (or random_crop), or a larger --tokens-per-sample"
+            )
+        dataset = PrependTokenDataset(blocks, self.dictionary.bos())
         logger.info("loaded %d blocks from %s", len(dataset), split_path)
         self.datasets[split] = ObjectiveDataset(
             dataset,

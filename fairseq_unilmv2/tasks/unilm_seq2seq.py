@@ -8,7 +8,7 @@ from fairseq import utils
 from fairseq.data import data_utils, indexed_dataset
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import register_task
-from omegaconf import II, MISSING
+from omegaconf import II, MISSING, open_dict
 
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
 from ..models.seq2seq import UniLMSeq2SeqModel
@@ -17,17 +17,25 @@ from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
 
+# s2s-ft's SQuAD / XSum-like defaults; a fine-tuned model records what it was trained with
+DEFAULT_MAX_SOURCE, DEFAULT_MAX_TARGET = 464, 48
+LIMITS = (("max_source_positions", DEFAULT_MAX_SOURCE, "source"), ("max_target_positions", DEFAULT_MAX_TARGET, "target"))
+
 
 @dataclass
 class UniLMSeq2SeqConfig(FairseqDataclass):
     data: str = field(default=MISSING, metadata={"help": "data-bin from fairseq-preprocess -s SRC -t TGT"})
     source_lang: Optional[str] = field(default=None, metadata={"help": "source suffix", "argparse_alias": "-s"})
     target_lang: Optional[str] = field(default=None, metadata={"help": "target suffix", "argparse_alias": "-t"})
-    max_source_positions: int = field(
-        default=464, metadata={"help": "source tokens kept (<s> and </s> included); longer sources are truncated"}
+    max_source_positions: Optional[int] = field(
+        default=None,
+        metadata={"help": "source tokens kept (<s> and </s> included); longer sources are truncated "
+                  f"(default: the fine-tuned checkpoint's value when decoding, else {DEFAULT_MAX_SOURCE})"},
     )
-    max_target_positions: int = field(
-        default=48, metadata={"help": "target tokens kept (</s> included); longer targets are truncated"}
+    max_target_positions: Optional[int] = field(
+        default=None,
+        metadata={"help": "target tokens kept (</s> included); longer targets are truncated "
+                  f"(default: the fine-tuned checkpoint's value when decoding, else {DEFAULT_MAX_TARGET})"},
     )
     target_mask_prob: float = field(
         default=0.5, metadata={"help": "pseudo mode: probability of replacing a teacher-forced target "
@@ -57,9 +65,14 @@ class UniLMSeq2SeqTask(UniLMTask):
         super().__init__(cfg)
         self.dictionary = dictionary
         self.mask_idx, self.pseudo_idx, self.random_high = add_special_symbols(dictionary)
-        # The model's --seq2seq-mode decides whether training data gets pseudo-mask noise;
+        # The model's --seq2seq-mode decides whether training batches get pseudo-mask noise;
         # fairseq-train builds the model before it loads the training subset.
         self.seq2seq_mode = "pseudo"
+        # Limits the user gave; the others come from the checkpoint when decoding (build_model).
+        self.given_limits = {name: getattr(cfg, name) for name, _, _ in LIMITS}
+        for name, default, _ in LIMITS:
+            if getattr(cfg, name) is None:
+                setattr(cfg, name, default)
 
     @classmethod
     def setup_task(cls, cfg: UniLMSeq2SeqConfig, **kwargs):
@@ -100,11 +113,11 @@ class UniLMSeq2SeqTask(UniLMTask):
         tgt_ds = data_utils.load_indexed_dataset(prefix + tgt, self.dictionary)
         if tgt_ds is not None and len(src_ds) != len(tgt_ds):
             raise ValueError(f"{prefix}{src} has {len(src_ds)} lines but {prefix}{tgt} has {len(tgt_ds)}")
-        self.datasets[split] = self._dataset(src_ds, tgt_ds, split, train=split == self.cfg.train_subset)
+        self.datasets[split] = self._dataset(src_ds, tgt_ds, split)
 
-    def _dataset(self, src, tgt, name, train=False):
+    def _dataset(self, src, tgt, name):
         noise = None
-        if train and self.seq2seq_mode == "pseudo":
+        if tgt is not None and self.seq2seq_mode == "pseudo":
             noise = TargetNoise(
                 self.pseudo_idx, self.dictionary.nspecial, self.random_high, self.cfg.target_mask_prob,
                 self.cfg.random_token_prob, self.cfg.leave_unmasked_prob,
@@ -117,7 +130,20 @@ class UniLMSeq2SeqTask(UniLMTask):
 
         return self._dataset(ListDataset(src_tokens, src_lengths), None, "input")
 
+    def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
+        """Train on the noised input (pseudo mode) that the dataset batches beside the clean one."""
+        if "train_net_input" in sample and self.seq2seq_mode == "pseudo":
+            sample = {**sample, "net_input": sample["train_net_input"]}
+        return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+
     def build_model(self, cfg, from_checkpoint=False):
+        if from_checkpoint:
+            self._limits_from_checkpoint(cfg)
+        else:
+            # Recorded in the checkpoint's model config, read back when decoding with it
+            with open_dict(cfg):
+                for name, _, _ in LIMITS:
+                    cfg[name] = getattr(self.cfg, name)
         base = super().build_model(cfg, from_checkpoint)
         room = base.max_positions()
         if self.cfg.max_source_positions + self.cfg.max_target_positions > room:
@@ -131,6 +157,23 @@ class UniLMSeq2SeqTask(UniLMTask):
             cfg, base.transformer, self.dictionary, cfg.seq2seq_mode, self.pseudo_idx,
             self.cfg.max_source_positions, self.cfg.max_target_positions,
         )
+
+    def _limits_from_checkpoint(self, model_cfg):
+        """Decode with the position limits the model was fine-tuned with, unless the user gave
+        others (and then say when they truncate)."""
+        for name, default, side in LIMITS:
+            trained = model_cfg.get(name, None)
+            given = self.given_limits[name]
+            if given is None:
+                setattr(self.cfg, name, trained if trained is not None else default)
+                if trained is None:
+                    logger.warning("the checkpoint does not record its --%s; using %d", name.replace("_", "-"), default)
+            elif trained is not None and given < trained:
+                what = (f"sources longer than {given} tokens are truncated" if side == "source"
+                        else f"hypotheses are cut at {given - 1} tokens")
+                logger.warning("--%s %d is below the %d the model was fine-tuned with: %s",
+                               name.replace("_", "-"), given, trained, what)
+        logger.info("position limits: source %d, target %d", self.cfg.max_source_positions, self.cfg.max_target_positions)
 
     def build_generator(self, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
         from ..generation import build_generator

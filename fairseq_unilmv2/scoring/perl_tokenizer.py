@@ -4,7 +4,11 @@ The papers report the official perl script with Porter stemming. rouge-score's d
 tokenizer/stemmer differ from it on some words (e.g. irregular forms), so we reproduce the
 perl script (``readText``/``tokenizeText``/``MorphStem`` in ROUGE-1.5.5.pl):
 
-* lowercase; ``-`` becomes a separate token; every other non-alphanumeric character a space;
+* lowercase ASCII only: the script reads its files as bytes (no ``use utf8``, no ``binmode``)
+  and lowercases with ``tr/A-Z/a-z/``; ``-`` becomes a separate token; every other byte that
+  is not ``[A-Za-z0-9-]`` becomes a space, so every non-ASCII character is dropped. (Python's
+  ``str.lower`` would turn U+0130 ``İ`` into ``i`` + U+0307 and U+212A Kelvin into ``k``, the only
+  two non-ASCII characters whose Python lowercase contains ``[a-z0-9]``, and count them.);
 * only tokens that start with ``[a-z0-9$]`` count (so ``-`` never does);
 * with stemming, tokens longer than 3 characters are first looked up in WordNet 2.0's
   exception lists (``went -> go``), which the perl script loads as its exception DB, and
@@ -22,7 +26,8 @@ from importlib import resources
 
 from .porter import stem as porter_stem
 
-_NON_ALNUM = re.compile(r"[^a-z0-9\-]")
+# ASCII classes spelled out: perl's byte-level classes, whatever Python's Unicode rules say
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9\-]")
 _DASH = re.compile(r"-")
 _VALID = re.compile(r"^[a-z0-9$]")
 
@@ -60,7 +65,8 @@ class PerlRougeTokenizer:
         return porter_stem(token)
 
     def tokenize(self, text: str):
-        text = _NON_ALNUM.sub(" ", _DASH.sub(" - ", text.lower()))
+        # drop everything but [A-Za-z0-9-] first, then lowercase: only ASCII is left to lowercase
+        text = _NON_ALNUM.sub(" ", _DASH.sub(" - ", text)).lower()
         tokens = [t for t in text.split() if _VALID.match(t)]
         if self.stem:
             tokens = [self._stem(t) if len(t) > 3 else t for t in tokens]

@@ -6,40 +6,13 @@ against a reference file, one example a line. The last line printed is a JSON ob
 """
 import argparse
 import json
-import re
 import sys
 from typing import List
 
-# Sentence boundaries for ROUGE-Lsum: an explicit marker, or end punctuation and a space.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+from .input_checks import InputError, check_pair, read_lines
+from .sentences import split_sentences
 
-
-class InputError(Exception):
-    pass
-
-
-def read_lines(path: str, what: str) -> List[str]:
-    try:
-        data = open(path, "rb").read()
-    except FileNotFoundError:
-        raise InputError(f"{what} file {path} does not exist")
-    except OSError as e:
-        raise InputError(f"cannot read {what} file {path}: {e.strerror}")
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for number, raw in enumerate(lines, start=1):
-        try:
-            out.append(raw.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as e:
-            raise InputError(f"{path}:{number}: invalid UTF-8 at byte {e.start} of the line; fix or re-encode the file")
-    return out
-
-
-def split_sentences(text: str, separator: str = None) -> List[str]:
-    parts = text.split(separator) if separator else _SENTENCE_END.split(text)
-    return [p.strip() for p in parts if p.strip()]
+__all__ = ["InputError", "read_lines", "split_sentences", "rouge", "bleu", "main"]
 
 
 def rouge(hyps: List[str], refs: List[str], stem: bool = True, separator: str = None) -> dict:
@@ -75,22 +48,26 @@ def main(argv=None):
         p = sub.add_parser(name)
         p.add_argument("--hyp", required=True, help="hypotheses, one example a line (UTF-8)")
         p.add_argument("--ref", required=True, help="references, one example a line (UTF-8)")
+        p.add_argument("--no-format-check", action="store_true",
+                       help="score even text that looks undetokenized (SentencePiece U+2581 '▁' pieces, WordPiece '##') "
+                            "or like fairseq-generate output (H-/D- lines)")
         if name == "rouge":
             p.add_argument("--no-stem", action="store_true", help="no Porter stemming (perl without -m)")
             p.add_argument("--sentence-separator", default=None,
-                           help="marker between sentences (e.g. '<q>'); default: split after . ! ?")
+                           help="marker between sentences for ROUGE-Lsum (e.g. '<q>'); "
+                                "default: pySBD's English sentence splitter")
         else:
             p.add_argument("--tokenize", default="13a", help="sacrebleu tokenizer (default 13a)")
             p.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
     args = parser.parse_args(argv)
     try:
         hyps, refs = read_lines(args.hyp, "hypothesis"), read_lines(args.ref, "reference")
-        if len(hyps) != len(refs):
-            raise InputError(f"{args.hyp} has {len(hyps)} lines but {args.ref} has {len(refs)}: "
-                             f"one example a line in both")
+        warnings = check_pair(hyps, refs, args.hyp, args.ref, check_format=not args.no_format_check)
     except InputError as e:
         print(f"unilmv2-score: error: {e}", file=sys.stderr)
         return 2
+    for warning in warnings:
+        print(f"unilmv2-score: warning: {warning}", file=sys.stderr)
     if args.metric == "rouge":
         result = rouge(hyps, refs, stem=not args.no_stem, separator=args.sentence_separator)
     else:

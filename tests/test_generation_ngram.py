@@ -183,3 +183,35 @@ def test_unknown_ignore_symbol_is_an_error_naming_it():
     task = fake_task(ignore="w1 nosuchword")
     with pytest.raises(ValueError, match="'nosuchword' is not in the dictionary"):
         task.build_generator([fake_model(task, ranked_logits())], gen_args(no_repeat_ngram_size=2))
+
+
+def test_blocker_reads_the_generated_tokens_of_fairseqs_buffer():
+    # fairseq's buffer at step 4: BOS (= </s>) in column 0, 4 generated tokens, pad after.
+    # row 0: w1 w2 w3 w1 -> w1 was followed by w2: ban w2
+    # row 1: w2 </s> w4 w2 -> w2 was followed by </s> (a finished sampling row keeps going):
+    #        </s> is never banned (it may be the only token left at the length limit)
+    # every row: the internal symbols 10..13 banned; pad/unk untouched by the blocker
+    task = fake_task()
+    generator = task.build_generator([fake_model(task, ranked_logits())], gen_args(no_repeat_ngram_size=2))
+    w1, w2, w3, w4 = (W[f"w{i}"] for i in range(1, 5))
+    tokens = torch.tensor([[EOS, w1, w2, w3, w1, 1, 1], [EOS, w2, EOS, w4, w2, 1, 1]])
+    lprobs = torch.zeros(2, V)
+    out = generator.repeat_ngram_blocker(tokens, lprobs, 2, 1, 4)
+    banned = {(r, t) for r, t in zip(*torch.isinf(out).nonzero(as_tuple=True)) for r, t in [(r.item(), t.item())]}
+    internal = {(r, t) for r in (0, 1) for t in (MADEUP0, MADEUP1, MASK, PSEUDO)}
+    assert banned == internal | {(0, w2)}
+
+
+def test_sampling_with_blocking_keeps_drawing_after_rows_finish():
+    # w1, w2 and </s> equally likely: sampled rows finish early, fairseq keeps decoding them, and
+    # their bigrams run out; the length limit then leaves </s> alone, which must stay allowed
+    logits = torch.full((V,), -20.0)
+    logits[[W["w1"], W["w2"], EOS]] = 0.0
+    torch.manual_seed(0)
+    task = fake_task()
+    out = decode(task, logits, sampling=True, beam=20, nbest=20, no_repeat_ngram_size=2, batch=2)
+    hyps = [h for sent in out for h in sent]
+    assert len(out) == 2 and all(out)
+    for hyp in hyps:
+        bigrams = list(zip(hyp, hyp[1:]))
+        assert len(bigrams) == len(set(bigrams)) and len(hyp) <= 5, hyp  # 4 distinct bigrams at most

@@ -69,5 +69,5 @@ def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=N
     if ignore and n == 0:
         logger.warning("--no-repeat-ngram-ignore has no effect without --no-repeat-ngram-size")
     banned = internal_symbol_ids(task.target_dictionary, task.mask_idx, task.pseudo_idx, task.random_high)
-    generator.repeat_ngram_blocker = TokenBlocker(banned, n, ignore)
+    generator.repeat_ngram_blocker = TokenBlocker(banned, n, ignore, eos=generator.eos)
     return generator

@@ -31,15 +31,23 @@ class TokenBlocker(nn.Module):
         banned_ids: token ids banned at every step (the internal symbols).
         no_repeat_ngram_size: n of the n-gram rule; 0 turns the rule off.
         ignore_ids: ids exempt from the n-gram rule (s2s-ft ``--forbid_ignore_word``).
+        eos: never banned. With ``--sampling``, fairseq keeps decoding rows that already drew
+            ``</s>`` (they are ignored, not removed), so ``</s>`` can be in a row's history; at the
+            length limit ``</s>`` is the only token left, and banning it would leave nothing to
+            draw (``torch.multinomial`` fails on an all-zero row).
     """
 
     def __init__(self, banned_ids: Iterable[int], no_repeat_ngram_size: int = 0,
-                 ignore_ids: Optional[Iterable[int]] = None):
+                 ignore_ids: Optional[Iterable[int]] = None, eos: int = 2):
         super().__init__()
+        banned_ids = sorted(set(banned_ids))
+        if eos in banned_ids:
+            raise ValueError(f"the end-of-sentence id {eos} cannot be banned")
+        self.eos = eos
         if no_repeat_ngram_size < 0:
             raise ValueError(f"--no-repeat-ngram-size must be >= 0, got {no_repeat_ngram_size}")
         self.no_repeat_ngram_size = no_repeat_ngram_size
-        self.register_buffer("banned_ids", torch.tensor(sorted(set(banned_ids)), dtype=torch.long), persistent=False)
+        self.register_buffer("banned_ids", torch.tensor(banned_ids, dtype=torch.long), persistent=False)
         self.register_buffer("ignore_ids", torch.tensor(sorted(set(ignore_ids or ())), dtype=torch.long),
                              persistent=False)
 
@@ -58,5 +66,6 @@ class TokenBlocker(nn.Module):
         lprobs[:, banned] = -math.inf
         if self.no_repeat_ngram_size > 0:
             hyp, tok = banned_ngram_completions(tokens[:, 1 : step + 1], self.no_repeat_ngram_size, self.ignore_ids)
-            lprobs[hyp, tok] = -math.inf
+            keep = tok != self.eos
+            lprobs[hyp[keep], tok[keep]] = -math.inf
         return lprobs

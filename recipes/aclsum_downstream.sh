@@ -33,5 +33,7 @@ fairseq-generate "$D/bin-aclsum" --user-dir "$USER_DIR" --task unilm_seq2seq -s 
     --gen-subset test --post-process sentencepiece > "$O/generate.out" 2> "$O/generate.log"
 grep -E "Translated" "$O/generate.log" >&2 || true
 grep "^D-" "$O/generate.out" | sort -t- -k2 -n | cut -f3 > "$O/test.hyp"
-unilmv2-score rouge --hyp "$O/test.hyp" --ref "$D/raw/test.tgt" 2>/dev/null | tail -n 1 > "$O/rouge.json"
+unilmv2-score rouge --hyp "$O/test.hyp" --ref "$D/raw/test.tgt" 2> "$O/score.log" | tail -n 1 > "$O/rouge.json" \
+    || { cat "$O/score.log" >&2; exit 1; }
+grep "^unilmv2-score: warning" "$O/score.log" >&2 || true
 cat "$O/rouge.json"

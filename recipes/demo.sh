@@ -29,5 +29,6 @@ bash recipes/aclsum_downstream.sh "$W" "$W/ck-pretrain/checkpoint_last.pt" "$W/a
 head -n 2 "$W/aclsum/test.hyp" | sed 's/^/[demo] example summary: /' >&2
 
 log "ROUGE (ROUGE-1.5.5 -m equivalent), Lead-3 baseline first"
-printf 'lead-3: ' >&2; unilmv2-score rouge --hyp "$W/raw/test.lead" --ref "$W/raw/test.tgt" 2>/dev/null | tail -n 1 >&2
+printf 'lead-3: ' >&2; unilmv2-score rouge --hyp "$W/raw/test.lead" --ref "$W/raw/test.tgt" 2> "$W/lead.score.log" | tail -n 1 >&2 \
+    || { cat "$W/lead.score.log" >&2; exit 1; }
 cat "$W/aclsum/rouge.json"

@@ -64,7 +64,7 @@ fairseq-generate "$W/bin" "${S2S[@]}" --path "$W/checkpoints/checkpoint_last.pt"
     --beam $BEAM --lenpen $LENPEN --min-len $MINLEN --max-len-a 0 --max-len-b $TGT "${NGRAM_FLAG[@]}" \
     --batch-size 32 --post-process sentencepiece > "$W/generate.out"
 grep "^D-" "$W/generate.out" | sort -t- -k2 -n | cut -f3 > "$W/test.hyp"
-if [ $METRIC = rouge ]; then  # sentences split at . ! ? on both sides for ROUGE-Lsum
+if [ $METRIC = rouge ]; then  # the scorer splits sentences (pySBD) on both sides for ROUGE-Lsum
   sed 's/ <q> / /g' "$DATA/test.tgt" > "$W/test.ref"
   unilmv2-score rouge --hyp "$W/test.hyp" --ref "$W/test.ref"
 else

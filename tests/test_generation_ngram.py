@@ -190,7 +190,7 @@ def test_blocker_reads_the_generated_tokens_of_fairseqs_buffer():
     # row 0: w1 w2 w3 w1 -> w1 was followed by w2: ban w2
     # row 1: w2 </s> w4 w2 -> w2 was followed by </s> (a finished sampling row keeps going):
     #        </s> is never banned (it may be the only token left at the length limit)
-    # every row: the internal symbols 10..13 banned; pad/unk untouched by the blocker
+    # every row: <s> (0) and the internal symbols 10..13 banned; pad/unk untouched by the blocker
     task = fake_task()
     generator = task.build_generator([fake_model(task, ranked_logits())], gen_args(no_repeat_ngram_size=2))
     w1, w2, w3, w4 = (W[f"w{i}"] for i in range(1, 5))
@@ -198,7 +198,7 @@ def test_blocker_reads_the_generated_tokens_of_fairseqs_buffer():
     lprobs = torch.zeros(2, V)
     out = generator.repeat_ngram_blocker(tokens, lprobs, 2, 1, 4)
     banned = {(r, t) for r, t in zip(*torch.isinf(out).nonzero(as_tuple=True)) for r, t in [(r.item(), t.item())]}
-    internal = {(r, t) for r in (0, 1) for t in (MADEUP0, MADEUP1, MASK, PSEUDO)}
+    internal = {(r, t) for r in (0, 1) for t in (0, MADEUP0, MADEUP1, MASK, PSEUDO)}
     assert banned == internal | {(0, w2)}
 
 

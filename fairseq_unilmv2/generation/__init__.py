@@ -23,10 +23,11 @@ logger = logging.getLogger(__name__)
 
 
 def internal_symbol_ids(dictionary, mask_idx: int, pseudo_idx: int, random_high: int) -> List[int]:
-    """Ids generation must never emit: ``<mask>``, ``<pseudo>`` and every id from ``random_high``
-    on (fairseq-preprocess's ``madeupwordNNNN`` fillers come right before the two symbols the task
-    appends; see ``tasks/dictionary.add_special_symbols``)."""
-    return sorted({mask_idx, pseudo_idx, *range(random_high, len(dictionary))})
+    """Ids generation must never emit: ``<s>`` (never in a target; fairseq's ``Dictionary.string``
+    would silently strip it from the output), ``<mask>``, ``<pseudo>`` and every id from
+    ``random_high`` on (fairseq-preprocess's ``madeupwordNNNN`` fillers come right before the two
+    symbols the task appends; see ``tasks/dictionary.add_special_symbols``)."""
+    return sorted({dictionary.bos(), mask_idx, pseudo_idx, *range(random_high, len(dictionary))})
 
 
 def ignore_symbol_ids(dictionary, symbols: str) -> List[int]:

@@ -60,6 +60,9 @@ fairseq-train "$W/bin" "${S2S[@]}" --arch unilmv2_base --max-positions $MAXPOS \
     --no-epoch-checkpoints --save-interval-updates 5000 --keep-interval-updates 2 $FP16
 
 NGRAM_FLAG=(); [ "$NGRAM" -gt 0 ] && NGRAM_FLAG=(--no-repeat-ngram-size "$NGRAM")
+# s2s-ft's recipes let "." repeat (--forbid_ignore_word "."): the spellings this vocabulary has
+DOTS=$(awk '$1 == "." || $1 == "▁." {printf "%s%s", sep, $1; sep = " "}' "$W/bin/dict.src.txt")
+if [ "$NGRAM" -gt 0 ] && [ -n "$DOTS" ]; then NGRAM_FLAG+=(--no-repeat-ngram-ignore "$DOTS"); fi
 fairseq-generate "$W/bin" "${S2S[@]}" --path "$W/checkpoints/checkpoint_last.pt" --gen-subset test \
     --beam $BEAM --lenpen $LENPEN --min-len $MINLEN --max-len-a 0 --max-len-b $TGT "${NGRAM_FLAG[@]}" \
     --batch-size 32 --post-process sentencepiece > "$W/generate.out"

@@ -14,6 +14,7 @@ from fairseq import options, tasks
 from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
 from .helpers import USER_DIR, check_cli, lee_corpus_lines
+from .test_cli_seq2seq import _parse
 
 LETTERS = [chr(ord("a") + i) for i in range(16)]
 S2S = ["--user-dir", USER_DIR, "--task", "unilm_seq2seq", "-s", "src", "-t", "tgt"]
@@ -89,27 +90,18 @@ def test_max_tokens_batches_cover_every_example(pairs, blocks, which):
             assert sorted(seen.tolist()) == list(range(100)), (split, max_tokens)
 
 
-def _scores(output, prefix="H"):
-    rows = {}
-    for line in output.splitlines():
-        if line.startswith(prefix + "-"):
-            parts = line.split("\t")
-            rows[int(parts[0][2:])] = parts[1:]
-    return rows
-
-
 def test_training_split_is_clean_and_whole_outside_training(pairs):
     d, _ = pairs
     scored = {}
     for split in ("train", "test"):
         out = check_cli(["fairseq-generate", "bin", *S2S, "--path", "ck/checkpoint_last.pt", "--score-reference",
                          "--batch-size", "16", "--gen-subset", split], cwd=d)
-        scored[split] = {i: float(row[0]) for i, row in _scores(out).items()}
+        scored[split] = {i: float(row[0]) for i, row in _parse(out, "H").items()}
     assert len(scored["train"]) == 100
     assert scored["train"] == scored["test"]  # same pairs, same scores: no training noise
     out = check_cli(["fairseq-generate", "bin", *S2S, "--path", "ck/checkpoint_last.pt", "--beam", "2",
                      "--batch-size", "16", "--gen-subset", "train"], cwd=d)
-    assert len(_scores(out)) == 100
+    assert len(_parse(out, "H")) == 100
 
 
 def test_decoding_uses_the_fine_tuned_position_limits(pairs):
@@ -117,9 +109,9 @@ def test_decoding_uses_the_fine_tuned_position_limits(pairs):
     out = check_cli(["fairseq-generate", "bin", *S2S, "--path", "ck/checkpoint_last.pt", "--beam", "2",
                      "--max-len-a", "0", "--max-len-b", "1000", "--batch-size", "16", "--gen-subset", "test"], cwd=d)
     assert "position limits: source 24, target 20" in out
-    sources = _scores(out, "S")
+    sources = _parse(out, "S")
     assert max(len(row[0].split()) for row in sources.values()) == 22  # 24 minus <s> and </s> (not 40)
-    assert max(len(row[1].split()) for row in _scores(out).values()) <= 19  # 20 minus </s>
+    assert max(len(row[1].split()) for row in _parse(out, "H").values()) <= 19  # 20 minus </s>
     out = check_cli(["fairseq-generate", "bin", *S2S, "--path", "ck/checkpoint_last.pt", "--beam", "2",
                      "--max-target-positions", "10", "--batch-size", "16", "--gen-subset", "test"], cwd=d)
     assert "--max-target-positions 10 is below the 20 the model was fine-tuned with: hypotheses are cut at 9" in out

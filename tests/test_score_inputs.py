@@ -26,8 +26,10 @@ def test_sentencepiece_hypotheses_are_refused(tmp_path, capsys, metric):
 
 
 def test_wordpiece_and_reference_side_pieces_are_refused(tmp_path, capsys):
-    code, out, err = _score(tmp_path, capsys, ["while brain ##s grow"], ["while brains grow"])
-    assert code == 2 and out == "" and "hyp.txt:1: WordPiece pieces ('##')" in err
+    # two continuations in 7 tokens (29%; the threshold is 2 pieces and 2% of the file's tokens)
+    code, out, err = _score(tmp_path, capsys, ["the cat sat", "while brain ##s grow ##ing fast"],
+                            ["the cat sat", "while brains growing fast"])
+    assert code == 2 and out == "" and "hyp.txt:2: WordPiece pieces ('##': 2 of 9 tokens)" in err
     code, out, err = _score(tmp_path, capsys, ["while brains grow"], ["\u2581while \u2581brain s"])
     assert code == 2 and out == "" and "ref.txt:1: SentencePiece pieces" in err
     # a markdown heading or a hashtag is text, not a piece

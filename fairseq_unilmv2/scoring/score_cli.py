@@ -57,12 +57,17 @@ def main(argv=None):
                            help="marker between sentences for ROUGE-Lsum (e.g. '<q>'); "
                                 "default: pySBD's English sentence splitter")
         else:
-            p.add_argument("--tokenize", default="13a", help="sacrebleu tokenizer (default 13a)")
+            from sacrebleu.metrics import BLEU
+
+            # sacrebleu's own list: an unknown name is a usage error here, not a KeyError later
+            p.add_argument("--tokenize", default=BLEU.TOKENIZER_DEFAULT, choices=sorted(BLEU.TOKENIZERS),
+                           help=f"sacrebleu tokenizer (default {BLEU.TOKENIZER_DEFAULT})")
             p.add_argument("--lowercase", action="store_true", help="case-insensitive BLEU")
     args = parser.parse_args(argv)
     try:
         hyps, refs = read_lines(args.hyp, "hypothesis"), read_lines(args.ref, "reference")
-        warnings = check_pair(hyps, refs, args.hyp, args.ref, check_format=not args.no_format_check)
+        warnings = check_pair(hyps, refs, args.hyp, args.ref, check_format=not args.no_format_check,
+                              metric=args.metric, separator=getattr(args, "sentence_separator", None))
     except InputError as e:
         print(f"unilmv2-score: error: {e}", file=sys.stderr)
         return 2

@@ -15,19 +15,25 @@ finished and the number of sentences and the <unk> rate are checked; a rerun ski
 shards and redoes the others.
 
 Checked before anything is written (exit 2, FILE:LINE and what to do): the whole dict.txt as
-fairseq reads it (a line that is not 'SYMBOL COUNT', a symbol listed twice without fairseq's
-'#fairseq:overwrite' flag, <mask>/<pseudo>, no symbol at all), parallel files with different
-line counts. DATA_BIN/plan.json records the inputs (paths, sizes and SHA-256 of their content),
-the dictionary's SHA-256 and the shard count. It binds DATA_BIN once a shard is finished: a
-rerun with other inputs, or with an input edited in place, is then refused; a plan.json whose
-run finished no shard binds nothing and is replaced (with that run's leftover text). A DATA_BIN
-with shard* directories but no plan.json is refused. A line that is not UTF-8 or holds a
-carriage return other than a final CRLF's (fairseq would read two lines) stops the split with
-FILE:LINE (exit 2). A shard (or the validation set) with no token, or with more than
---max-unk-rate (default 0.05) of its tokens <unk> (text that does not match the dictionary:
-raw text, another tokenizer, the wrong WordPiece casing), is refused (exit 2) and not renamed;
-the JSON summary reports tokens, unk_tokens and unk_rate. At most (concurrent fairseq-preprocess
-runs + 1) shards' text is on disk at a time. SIGTERM stops the fairseq-preprocess runs.
+fairseq reads it (a line that is not 'SYMBOL COUNT', a symbol listed twice -- also with fairseq's
+'#fairseq:overwrite' flag, which fairseq-preprocess accepts but drops from the DATA_BIN dict.txt
+it writes, which then no task can load --, <mask>/<pseudo>, no symbol at all), parallel files
+with different line counts. DATA_BIN/plan.json records the inputs (paths, sizes and SHA-256 of
+their content), the dictionary's SHA-256 and the shard count. It binds DATA_BIN once a shard is
+finished: a rerun with other inputs, or with an input edited in place, is then refused; a
+plan.json whose run finished no shard binds nothing and is replaced (with that run's leftover
+text). A DATA_BIN with shard* directories but no plan.json is refused. A line that is not UTF-8
+or holds a carriage return other than a final CRLF's (fairseq would read two lines) stops the
+split with FILE:LINE (exit 2). A shard (or the validation set) with no token is refused (exit 2)
+and not renamed. So is one with more than --max-unk-rate (default 0.05) of its tokens <unk>
+(text that does not match the dictionary: raw or untokenized text, another tokenizer's output,
+a WordPiece vocabulary of the wrong case, a corpus with many characters the vocabulary lacks)
+-- when that rate is measured on at least MIN_UNK_CHECK_TOKENS (1000) tokens: a smaller split
+(a few validation lines) is judged together with the rest of its shard, and only warned about
+when even that is under 1000 tokens; the whole run's rate is judged at the end (exit 2, the
+shards kept) for runs whose every shard was too small. The JSON summary reports tokens,
+unk_tokens and unk_rate. At most (concurrent fairseq-preprocess runs + 1) shards' text is on
+disk at a time. SIGTERM stops the fairseq-preprocess runs.
 """
 import argparse
 import concurrent.futures
@@ -289,24 +295,53 @@ def stop_children(grace=5.0):
 
 
 DEFAULT_MAX_UNK_RATE = 0.05
+# A <unk> rate is judged only on at least this many tokens. A legitimate corpus has well under 1%
+# <unk> and text that does not match the dictionary 70-90% (raw text against a SentencePiece
+# dictionary: 72-88% measured), but a handful of lines can be anything: three lines holding 東京,
+# "Zürich café" and an emoji are 6 <unk> in 32 tokens (18.8%) with the model that encodes the
+# whole corpus at 0.02%. At 1000 tokens, a corpus at 1% <unk> would need five times its share of
+# unknown tokens in one split to pass 5%, while a mismatched text is still far above it.
+MIN_UNK_CHECK_TOKENS = 1000
+
+_UNK_CAUSES = (
+    "likely causes: raw (untokenized) text, or text encoded by another tokenizer than the one of "
+    "{dict_path} (encode it with preprocess/encode.py and this dictionary's SentencePiece model or WordPiece "
+    "vocabulary); a WordPiece vocabulary read with the wrong case (encode.py --cased exactly when the "
+    "vocabulary is cased); or a corpus with many characters the vocabulary lacks (train the SentencePiece "
+    "model on this corpus, e.g. with --character-coverage 1.0). If that many unknown tokens are expected, "
+    "raise --max-unk-rate (1: no check)"
+)
 
 
-def check_tokens(counts, name, what, max_unk_rate, dict_path):
-    """Refuse (InputError) a binarized split with no token, or with more than ``max_unk_rate`` of
-    its tokens ``<unk>``: text that does not match the dictionary (raw text, another tokenizer,
-    a WordPiece vocabulary lowercased or not against its casing) binarizes without an error."""
+def unk_verdict(tokens, unk_tokens, max_unk_rate, min_tokens=MIN_UNK_CHECK_TOKENS):
+    """``"ok"``, ``"refuse"`` or ``"too_few"`` for ``unk_tokens`` <unk> among ``tokens`` tokens:
+    a rate above ``max_unk_rate`` refuses only when measured on at least ``min_tokens`` tokens
+    (``"too_few"`` otherwise: a warning, not evidence). ``tokens`` must be positive."""
+    if unk_tokens / tokens <= max_unk_rate:
+        return "ok"
+    return "refuse" if tokens >= min_tokens else "too_few"
+
+
+def check_tokens(counts, name, what, max_unk_rate, dict_path, min_tokens=MIN_UNK_CHECK_TOKENS):
+    """Refuse (InputError) a binarized split with no token, or with at least ``min_tokens`` tokens
+    of which more than ``max_unk_rate`` are ``<unk>``: text that does not match the dictionary
+    (raw text, another tokenizer, a WordPiece vocabulary lowercased or not against its casing)
+    binarizes without an error. Above the rate on fewer tokens, return a warning (str) instead:
+    so few tokens are no evidence (see MIN_UNK_CHECK_TOKENS); None when nothing is to be said."""
     if not counts["tokens"]:
         raise InputError(f"{name} ({what}) holds no token, only empty lines: give encoded text "
                          f"(preprocess/encode.py), one document a line")
-    rate = counts["unk_tokens"] / counts["tokens"]
-    if rate > max_unk_rate:
-        raise InputError(
-            f"{name} ({what}): {100 * rate:.1f}% of its {counts['tokens']} tokens are <unk>, more than "
-            f"--max-unk-rate {max_unk_rate:g}: the text does not match {dict_path}. Give text encoded by "
-            f"preprocess/encode.py with the tokenizer of this dictionary (not raw text; a WordPiece vocabulary "
-            f"needs --cased exactly when it is cased), or raise --max-unk-rate if that many unknown tokens "
-            f"are expected"
-        )
+    tokens, unk = counts["tokens"], counts["unk_tokens"]
+    verdict = unk_verdict(tokens, unk, max_unk_rate, min_tokens)
+    if verdict == "ok":
+        return None
+    found = (f"{name} ({what}): {100 * unk / tokens:.1f}% of its {tokens} tokens are <unk>, more than "
+             f"--max-unk-rate {max_unk_rate:g}")
+    causes = _UNK_CAUSES.format(dict_path=dict_path)
+    if verdict == "refuse":
+        raise InputError(f"{found}: this text does not match {dict_path}; {causes}")
+    return (f"{found}, but {tokens} tokens are too few to judge the text by (a refusal needs at least "
+            f"{min_tokens}): binarized anyway. If the whole corpus looks like this, the {causes}")
 
 
 def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text,
@@ -322,19 +357,26 @@ def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep
     checks = [(idx, expected, f"shard{k}{', ' + lines if lines else ''}") for idx in layout.index_files(tmp, "train")]
     if valid_expected:
         checks += [(idx, valid_expected, "validation set") for idx in layout.index_files(tmp, "valid")]
-    tokens = Counter()
-    for idx, n, what in checks:
-        if indexed_size(idx) != n:
-            raise RuntimeError(f"{idx} holds {indexed_size(idx)} sentences, expected {n}: the text has line "
-                               f"breaks fairseq reads differently; encode it with preprocess/encode.py")
-        counts = unk_counts(idx, unk_ids)
-        try:
+    tokens, warnings = Counter(), []
+    try:
+        for idx, n, what in checks:
+            if indexed_size(idx) != n:
+                raise RuntimeError(f"{idx} holds {indexed_size(idx)} sentences, expected {n}: the text has line "
+                                   f"breaks fairseq reads differently; encode it with preprocess/encode.py")
+            counts = unk_counts(idx, unk_ids)
             name = os.path.basename(idx)[: -len(".idx")]
-            check_tokens(counts, os.path.join(final, name), what, max_unk_rate, dict_path)
-        except InputError:
-            shutil.rmtree(tmp, ignore_errors=True)  # refused: nothing of it looks finished
-            raise
-        tokens.update(counts)
+            warnings.append(check_tokens(counts, os.path.join(final, name), what, max_unk_rate, dict_path))
+            tokens.update(counts)
+        if len(checks) > 1:
+            # a split too small to judge alone (a short validation set, one side of a short
+            # shard) is judged with the rest of its shard: more tokens, the same text
+            warnings.append(check_tokens(tokens, final, f"shard{k}, its {len(checks)} splits together",
+                                         max_unk_rate, dict_path))
+    except InputError:
+        shutil.rmtree(tmp, ignore_errors=True)  # refused: nothing of it looks finished
+        raise
+    for warning in filter(None, warnings):
+        logger.warning("%s", warning)
     os.replace(tmp, final)
     text_bytes = sum(os.path.getsize(p) for p in layout.text_files(f"shard{k}"))
     if not keep_text:
@@ -387,6 +429,14 @@ def run(args):
             for split in splits:
                 for idx in layout.index_files(layout.shard_dir(k), split):
                     total.update(unk_counts(idx, unk_ids))
+    if total["tokens"]:
+        # every shard may have been too small to be judged alone (each only warned): judge the
+        # whole run too (its too-few warning would repeat the shards' ones: not logged)
+        try:
+            check_tokens(total, args.destdir, f"all {args.shards} shard(s) together", args.max_unk_rate, args.dict)
+        except InputError as e:
+            raise InputError(f"{e}. Each shard was too small to be judged alone, so they are written: delete "
+                             f"{args.destdir} before binarizing other text") from None
     result = report.summary(total, time.perf_counter() - start, "lines")
     result["tokens"], result["unk_tokens"] = total["tokens"], total["unk_tokens"]
     result["unk_rate"] = round(total["unk_tokens"] / total["tokens"], 6) if total["tokens"] else None
@@ -466,8 +516,10 @@ def get_parser():
                         "each with --workers WORKERS / concurrent runs")
     p.add_argument("--max-unk-rate", type=float, default=DEFAULT_MAX_UNK_RATE,
                    help="refuse a shard (or the validation set) whose binarized tokens are more than this "
-                        "fraction <unk>: text that does not match the dictionary (default %(default)s; 1: no "
-                        "check); the rate is 'unk_rate' in the JSON summary")
+                        f"fraction <unk>: text that does not match the dictionary (default %(default)s; 1: no "
+                        f"check). Judged on at least {MIN_UNK_CHECK_TOKENS} tokens: a smaller split is judged "
+                        f"with the rest of its shard, or only warned about; the rate is 'unk_rate' in the JSON "
+                        f"summary")
     p.add_argument("--keep-text", action="store_true", help="keep the shards' text in DATA_BIN/.text")
     return p
 

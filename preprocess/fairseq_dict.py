@@ -36,28 +36,32 @@ FAIRSEQ_UNK_ID = 3  # <unk>: fairseq's Dictionary adds <s> <pad> </s> <unk> firs
 
 class DictCheck(NamedTuple):
     symbols: int  # lines of dict.txt (each gets id 4 + its 0-based line index)
-    unk_ids: frozenset  # ids a binarized <unk> may have: 3, and a later id if <unk> is overwritten
+    unk_ids: frozenset  # ids a binarized <unk> has: 3 (a repeated <unk>, which could move it, is refused)
 
 
 def check_dict(path):
     """Read ``path`` as fairseq's ``Dictionary.add_from_file`` does and raise ValueError, naming
     FILE:LINE and what to do, where it would fail or where the tasks would: a line that is not
-    ``SYMBOL COUNT`` (fairseq: "Incorrect dictionary format"), a symbol listed again without
-    fairseq's ``#fairseq:overwrite`` flag after the count (fairseq: "Duplicate word found"; that
-    includes its own ``<s> <pad> </s> <unk>``), a symbol the pmlm/unilm_seq2seq tasks append
+    ``SYMBOL COUNT`` (fairseq: "Incorrect dictionary format"), a symbol listed again (fairseq:
+    "Duplicate word found"; that includes its own ``<s> <pad> </s> <unk>``) with or without
+    fairseq's ``#fairseq:overwrite`` flag, a symbol the pmlm/unilm_seq2seq tasks append
     themselves, a symbol holding whitespace (encoded text is split at whitespace: it could never
     match), a file that is not UTF-8 or lists no symbol. Returns a ``DictCheck``.
 
-    Rules mirrored from fairseq/data/dictionary.py (add_from_file, add_symbol): the file is read
-    as text with universal newlines, each line right-stripped, split at its last space into
+    Rules mirrored from fairseq/data/dictionary.py (add_from_file, add_symbol, save): the file is
+    read as text with universal newlines, each line right-stripped, split at its last space into
     symbol and count (``int``); when that count field is ``#fairseq:overwrite`` the line is split
-    once more, and the symbol then gets a new id (its earlier id stays, unused) instead of being
-    refused as a duplicate. Every accepted line therefore appends one id: line i (from 0) gets
-    id 4 + i. An unknown token is binarized as id 3 (``Dictionary.unk_index``), a literal ``<unk>``
-    in the text as ``indices["<unk>"]``, the later id when an overwrite line lists ``<unk>``.
+    once more. fairseq-preprocess would accept a repeated symbol carrying that flag (a second id,
+    the first left unused), but it then writes ``DATA_BIN/dict.txt`` with ``Dictionary.save``,
+    which writes every symbol as ``SYMBOL COUNT`` and drops the flag: the symbol is then listed
+    twice without it, and every task fails loading that data-bin ("Duplicate word found"). So a
+    repeat is refused with the flag too. The flag on a symbol's first listing changes nothing
+    (fairseq adds it like any other line) and is accepted. Every accepted line therefore appends
+    one id: line i (from 0) gets id 4 + i; ``<unk>`` (a word the dictionary lacks, or ``<unk>``
+    written in the text) is always id 3 (``Dictionary.unk_index``).
     """
     first_seen = {s: "fairseq's Dictionary itself (ids 0-3)" for s in FAIRSEQ_SPECIALS}
-    n, unk_ids = 0, {FAIRSEQ_UNK_ID}
+    n = 0
     try:
         with open(path, encoding="utf-8") as f:
             for lineno, raw in enumerate(f, 1):
@@ -71,15 +75,20 @@ def check_dict(path):
                 if any(c.isspace() for c in symbol):
                     raise ValueError(f"{where}: the symbol {symbol!r} holds whitespace; encoded text is split at "
                                      f"whitespace, so it could never match a token: remove that line")
-                if symbol in first_seen and not overwrite:
+                if symbol in first_seen and overwrite:
+                    raise ValueError(
+                        f"{where}: {symbol} is listed again with {OVERWRITE_FLAG} (first listed by "
+                        f"{first_seen[symbol]}); fairseq-preprocess would accept it, but the DATA_BIN dict.txt "
+                        f"it writes (Dictionary.save) drops the flag, so {symbol} is listed twice there and "
+                        f"fairseq's Dictionary refuses to load it (\"Duplicate word found\") in every task: "
+                        f"keep one line per symbol"
+                    )
+                if symbol in first_seen:
                     raise ValueError(
                         f"{where}: {symbol} is listed again (first listed by {first_seen[symbol]}); "
-                        f"fairseq-preprocess refuses a repeated symbol: remove this line, or end it with "
-                        f"' {OVERWRITE_FLAG}' to give the symbol a new id on purpose"
+                        f"fairseq-preprocess refuses a repeated symbol: remove this line"
                     )
-                first_seen.setdefault(symbol, f"line {lineno}")
-                if symbol == "<unk>":
-                    unk_ids = {FAIRSEQ_UNK_ID, 4 + n}
+                first_seen[symbol] = f"line {lineno}"
                 n += 1
     except UnicodeDecodeError:
         raise ValueError(f"{path}:{_first_invalid_utf8_line(path)}: not UTF-8; fairseq reads dict.txt as UTF-8: "
@@ -87,7 +96,7 @@ def check_dict(path):
     if not n:
         raise ValueError(f"{path} lists no symbol: every token would be <unk>; pass the dict.txt written by "
                          f"preprocess/spm.py train or preprocess/wordpiece.py dict")
-    return DictCheck(n, frozenset(unk_ids))
+    return DictCheck(n, frozenset({FAIRSEQ_UNK_ID}))
 
 
 def _parse_dict_line(raw, path, lineno):

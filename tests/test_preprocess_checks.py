@@ -39,8 +39,15 @@ DICT_CASES = [
     # (dict.txt text, expected error fragment or None when fairseq and we accept it)
     ("\u2581the 5\n\u2581a 4\n\u2581the 5\n", "d.txt:3: \u2581the is listed again (first listed by line 1)"),
     ("\u2581a 4\n<unk> 3\n", "d.txt:2: <unk> is listed again (first listed by fairseq's Dictionary itself"),
-    ("\u2581a 4\n\u2581a 3 #fairseq:overwrite\n", None),  # fairseq's flag: a new id on purpose
-    ("<unk> 3 #fairseq:overwrite\n\u2581a 4\n", None),
+    # fairseq-preprocess accepts a repeat flagged #fairseq:overwrite, but the data-bin dict.txt it
+    # saves drops the flag, so no task can load it (checked below with Dictionary.save)
+    ("\u2581a 4\n\u2581a 3 #fairseq:overwrite\n",
+     "d.txt:2: \u2581a is listed again with #fairseq:overwrite (first listed by line 1); fairseq-preprocess would "
+     "accept it, but the DATA_BIN dict.txt it writes (Dictionary.save) drops the flag"),
+    ("<unk> 3 #fairseq:overwrite\n\u2581a 4\n",
+     "d.txt:1: <unk> is listed again with #fairseq:overwrite (first listed by fairseq's Dictionary itself"),
+    ("\u2581a 4 #fairseq:overwrite\n\u2581a 3\n", "d.txt:2: \u2581a is listed again (first listed by line 1)"),
+    ("\u2581a 4 #fairseq:overwrite\n\u2581b 3\n", None),  # the flag on a first listing: an ordinary line
     ("\u2581a 4\n\u2581b\t3\n", "d.txt:2: '\u2581b\\t3' is not 'SYMBOL COUNT'"),
     ("\u2581a 4\n\n\u2581b 3\n", "d.txt:2: '' is not 'SYMBOL COUNT'"),
     ("\u2581a 4\n\u2581b 3.5\n", "d.txt:2: '\u2581b 3.5' is not 'SYMBOL COUNT'"),
@@ -60,7 +67,9 @@ def test_dictionary_is_checked_whole_with_file_line_and_fix(tmp_path, text, erro
     path.write_bytes(text.encode())
     if error is None:
         check_dict(str(path))
-        Dictionary.load(str(path))  # what we accept fairseq accepts
+        dictionary = Dictionary.load(str(path))  # what we accept fairseq accepts
+        dictionary.save(str(tmp_path / "saved.txt"))  # as fairseq-preprocess writes DATA_BIN/dict.txt
+        assert Dictionary.load(str(tmp_path / "saved.txt")).symbols == dictionary.symbols  # which the tasks load
         return
     with pytest.raises(ValueError) as e:
         check_dict(str(path))
@@ -73,17 +82,37 @@ def test_dictionary_that_is_not_utf8_names_the_line(tmp_path):
         check_dict(str(tmp_path / "d.txt"))
 
 
-def test_unk_ids_follow_fairseqs_overwrite_rule(tmp_path):
-    """An overwritten <unk> on line 2 gets id 4 + 1 = 5 for a literal <unk> in the text; a word the
-    dictionary lacks stays id 3 (checked against fairseq's own Dictionary)."""
+def test_overwrite_flag_is_refused_because_the_saved_data_bin_dictionary_would_not_load(tmp_path):
+    """Review 2, fault 1: why a repeat flagged #fairseq:overwrite is refused. fairseq loads it (a
+    second id), but Dictionary.save -- what fairseq-preprocess writes as DATA_BIN/dict.txt -- drops
+    the flag, and that file then fails to load. <unk> is therefore always id 3."""
     from fairseq.data import Dictionary
 
     (tmp_path / "d.txt").write_text("\u2581a 4\n<unk> 3 #fairseq:overwrite\n\u2581b 2\n")
-    assert check_dict(str(tmp_path / "d.txt")).unk_ids == {3, 5}
-    d = Dictionary.load(str(tmp_path / "d.txt"))
-    assert (d.index("<unk>"), d.index("zzz")) == (5, 3)
+    saved = tmp_path / "saved.txt"
+    Dictionary.load(str(tmp_path / "d.txt")).save(str(saved))
+    assert read_lines(saved) == ["\u2581a 4", "<unk> 3", "\u2581b 2"]  # the flag is gone
+    with pytest.raises(RuntimeError, match="Duplicate word found when loading Dictionary: '<unk>'"):
+        Dictionary.load(str(saved))
+    with pytest.raises(ValueError, match=r"d\.txt:2: <unk> is listed again with #fairseq:overwrite"):
+        check_dict(str(tmp_path / "d.txt"))
     (tmp_path / "plain.txt").write_text("\u2581a 4\n\u2581b 2\n")
     assert check_dict(str(tmp_path / "plain.txt")).unk_ids == {3}
+
+
+def test_overwrite_flag_stops_binarize_before_any_output(spm_dir, tmp_path):
+    """Review 2, fault 1: `▁the 1 #fairseq:overwrite` appended was binarized with exit 0 into a
+    shard0/dict.txt listing ▁the twice, which every task then failed to load."""
+    lines = read_lines(spm_dir / "spm.dict.txt")
+    (tmp_path / "ow.txt").write_text("\n".join([*lines, "\u2581the 1 #fairseq:overwrite"]) + "\n")
+    first = 1 + [line.rsplit(" ", 1)[0] for line in lines].index("\u2581the")
+    proc = run_script("binarize.py", "--dict", "ow.txt", "--train", spm_dir / "enc.txt", "--destdir", "bin",
+                      cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert (f"ow.txt:{len(lines) + 1}: \u2581the is listed again with #fairseq:overwrite (first listed by line "
+            f"{first})") in proc.stderr
+    assert "fairseq's Dictionary refuses to load it" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "bin").exists()
 
 
 def test_duplicate_in_dictionary_stops_binarize_before_any_output(spm_dir, tmp_path):
@@ -95,7 +124,7 @@ def test_duplicate_in_dictionary_stops_binarize_before_any_output(spm_dir, tmp_p
                       cwd=tmp_path, timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert f"dup.txt:{len(lines) + 1}: \u2581the is listed again (first listed by line {first})" in proc.stderr
-    assert "#fairseq:overwrite" in proc.stderr and "Traceback" not in proc.stderr
+    assert "remove this line" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "bin").exists()
 
 
@@ -118,6 +147,9 @@ def test_raw_text_is_refused_for_its_unk_rate_and_the_fixed_rerun_goes_through(s
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "bin/shard0/train (shard0, lines 1-60 of the training text): " in proc.stderr
     assert "tokens are <unk>, more than --max-unk-rate 0.05" in proc.stderr and "Traceback" not in proc.stderr
+    for cause in ("raw (untokenized) text", "another tokenizer", "read with the wrong case",
+                  "many characters the vocabulary lacks", "raise --max-unk-rate"):
+        assert cause in proc.stderr, cause
     rate = float(proc.stderr.split("of the training text): ")[1].split("%")[0])
     assert rate > 50  # raw words are not pieces: most become <unk>
     assert (tmp_path / "bin/plan.json").exists() and (tmp_path / "bin/.text/shard0.txt").exists()
@@ -143,29 +175,74 @@ def test_raw_text_is_refused_for_its_unk_rate_and_the_fixed_rerun_goes_through(s
     assert "the finished shards (shard0) hold the old text" in proc.stderr
 
 
-def test_unk_rate_counts_literal_and_overwritten_unk_and_is_in_the_summary(tmp_path):
-    """Hand count: `▁a ▁b c d` and `▁a <unk>` hold 6 tokens; c, d (not in the dictionary) and the
-    literal <unk> (id 5: <unk> overwritten on line 2) are 3 <unk>: rate 0.5, refused at the
-    default 0.05 and accepted with --max-unk-rate 0.6."""
-    (tmp_path / "d.txt").write_text("\u2581a 4\n<unk> 3 #fairseq:overwrite\n\u2581b 2\n")
-    (tmp_path / "t.txt").write_text("\u2581a \u2581b c d\n\u2581a <unk>\n")
+def test_unk_rate_counts_literal_unk_and_is_in_the_summary(tmp_path):
+    """Hand count: 250 lines `▁a ▁b c d` and one `▁a <unk>` hold 250 * 4 + 2 = 1002 tokens; c, d (not
+    in the dictionary) and the literal <unk> are 250 * 2 + 1 = 501 <unk>: rate 0.5 on at least 1000
+    tokens, refused at the default 0.05 and accepted with --max-unk-rate 0.6."""
+    (tmp_path / "d.txt").write_text("\u2581a 4\n\u2581b 2\n")
+    (tmp_path / "t.txt").write_text("\u2581a \u2581b c d\n" * 250 + "\u2581a <unk>\n")
     base = ["--dict", "d.txt", "--train", "t.txt", "--destdir", "bin"]
     proc = run_script("binarize.py", *base, cwd=tmp_path, timeout=300)
-    assert proc.returncode == 2 and "50.0% of its 6 tokens are <unk>" in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode == 2 and "50.0% of its 1002 tokens are <unk>" in proc.stderr, proc.stderr[-2000:]
     out = check_script("binarize.py", *base, "--max-unk-rate", "0.6", cwd=tmp_path)
-    assert (out["tokens"], out["unk_tokens"], out["unk_rate"]) == (6, 3, 0.5)
+    assert (out["tokens"], out["unk_tokens"], out["unk_rate"]) == (1002, 501, 0.5)
     out = check_script("binarize.py", *base, "--max-unk-rate", "0.6", cwd=tmp_path)  # resumed: counted again
-    assert (out["shards_skipped"], out["tokens"], out["unk_tokens"]) == (1, 6, 3)
+    assert (out["shards_skipped"], out["tokens"], out["unk_tokens"]) == (1, 1002, 501)
     proc = run_script("binarize.py", *base, "--max-unk-rate", "1.5", cwd=tmp_path, timeout=60)
     assert proc.returncode == 2 and "--max-unk-rate 1.5: give a fraction from 0 to 1" in proc.stderr
 
 
-def test_a_split_without_tokens_is_refused():
+def test_a_split_without_tokens_is_refused_and_a_rate_needs_1000_tokens():
+    """Review 2, fault 2 (unit): a rate above the limit refuses only when measured on at least
+    1000 tokens; on fewer it is a warning (returned), not a refusal."""
     with pytest.raises(InputError, match=r"bin/shard0/train \(shard0\) holds no token"):
         check_tokens(Counter(tokens=0, unk_tokens=0), "bin/shard0/train", "shard0", 0.05, "d.txt")
-    check_tokens(Counter(tokens=20, unk_tokens=1), "bin/shard0/train", "shard0", 0.05, "d.txt")  # 5%: allowed
-    with pytest.raises(InputError, match=r"5\.0% of its 20 tokens are <unk>, more than --max-unk-rate 0\.04"):
-        check_tokens(Counter(tokens=20, unk_tokens=1), "bin/shard0/train", "shard0", 0.04, "d.txt")
+    assert check_tokens(Counter(tokens=1000, unk_tokens=50), "bin/shard0/train", "shard0", 0.05, "d.txt") is None
+    with pytest.raises(InputError, match=r"5\.1% of its 1000 tokens are <unk>, more than --max-unk-rate 0\.05"):
+        check_tokens(Counter(tokens=1000, unk_tokens=51), "bin/shard0/train", "shard0", 0.05, "d.txt")
+    warning = check_tokens(Counter(tokens=999, unk_tokens=998), "bin/shard0/valid", "validation set", 0.05, "d.txt")
+    assert warning.startswith("bin/shard0/valid (validation set): 99.9% of its 999 tokens are <unk>")
+    assert "999 tokens are too few to judge the text by (a refusal needs at least 1000): binarized anyway" in warning
+    assert check_tokens(Counter(tokens=20, unk_tokens=1), "v", "validation set", 0.05, "d.txt") is None  # 5%
+
+
+def test_a_few_validation_lines_with_rare_characters_are_not_refused(spm_dir, tmp_path):
+    """Review 2, fault 2: 3 validation lines with characters the vocabulary lacks (hand-written
+    pieces: 3 <unk> in 12 tokens, 25%) in a corpus otherwise without <unk> were refused as "text
+    that does not match the dictionary". Too few tokens to judge: a warning, exit 0."""
+    (tmp_path / "valid.txt").write_text("\u2581the \u6771\u4eac \u2581the .\n\u2581the Z\u00fcrich \u2581the .\n"
+                                        "\u2581the \U0001f600 \u2581the .\n")
+    encoded = read_lines(spm_dir / "enc.txt")
+    proc = run_script("binarize.py", "--dict", spm_dir / "spm.dict.txt", "--train", spm_dir / "enc.txt", "--valid",
+                      "valid.txt", "--destdir", "bin", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "bin/shard0/valid (validation set): 25.0% of its 12 tokens are <unk>, more than --max-unk-rate 0.05, " \
+        "but 12 tokens are too few to judge the text by" in proc.stderr
+    out = json.loads(proc.stdout)
+    assert (out["tokens"], out["unk_tokens"]) == (sum(len(line.split()) for line in encoded) + 12, 3)
+    assert (tmp_path / "bin/shard0/valid.idx").exists()
+
+
+def test_small_splits_are_judged_together_with_their_shard_and_the_whole_run(tmp_path):
+    """Splits under 1000 tokens are no evidence alone, but together they can be. Hand counts with
+    `▁a ▁b c d` lines (4 tokens, c and d <unk>: 50%):
+    - 150 validation lines (600 tokens) and 150 training lines (600) in one shard: each too few,
+      shard0's 1200 tokens together refused (shard0 not renamed);
+    - 300 training lines in 2 shards of 150 (600 tokens each, warned): the whole run's 1200 tokens
+      refused at the end (exit 2), the shards written."""
+    (tmp_path / "d.txt").write_text("\u2581a 4\n\u2581b 2\n")
+    (tmp_path / "t.txt").write_text("\u2581a \u2581b c d\n" * 300)
+    proc = run_script("binarize.py", "--dict", "d.txt", "--train", "t.txt", "--valid-lines", "150", "--destdir",
+                      "one", cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "one/shard0 (shard0, its 2 splits together): 50.0% of its 1200 tokens are <unk>" in proc.stderr
+    assert not (tmp_path / "one/shard0").exists()
+    proc = run_script("binarize.py", "--dict", "d.txt", "--train", "t.txt", "--shards", "2", "--destdir", "two",
+                      cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "two (all 2 shard(s) together): 50.0% of its 1200 tokens are <unk>" in proc.stderr
+    assert "Each shard was too small to be judged alone, so they are written: delete two" in proc.stderr
+    assert (tmp_path / "two/shard0").is_dir() and (tmp_path / "two/shard1").is_dir()
 
 
 def test_edited_validation_file_is_refused_once_a_shard_is_finished(spm_dir, tmp_path):

@@ -131,3 +131,27 @@ def test_long_sources_are_decoded_by_interactive_and_hub(pairs):
 
     hub = UniLMSeq2SeqModel.from_pretrained(str(d / "ck"), "checkpoint_last.pt", str(d / "bin"))
     assert len(hub.sample(lines, beam=2)) == 2
+
+
+@pytest.mark.parametrize("which", ["seq2seq", "pmlm"])
+def test_dataloader_workers_see_each_epochs_masks(pairs, blocks, which):
+    """With --num-workers >= 1 the batches of epoch 2 carry epoch 2's masks / noise (fairseq
+    would reuse epoch 1's worker processes, whose dataset copy never hears of set_epoch)."""
+    if which == "seq2seq":
+        task = _task([str(pairs[0] / "bin"), *S2S, "--arch", "unilmv2_tiny"])
+        key = ("train_net_input", "prev_output_tokens")
+    else:
+        task = _task([str(blocks / "bin"), "--user-dir", USER_DIR, "--task", "pmlm", "--arch", "unilmv2_tiny",
+                      "--sample-break-mode", "eos", "--tokens-per-sample", "128"])
+        key = ("net_input", "src_tokens")
+    task.load_dataset("train")
+
+    def epoch_batches(epoch, workers):  # as fairseq-train asks for each epoch's iterator
+        itr = task.get_batch_iterator(task.dataset("train"), max_sentences=50, seed=1, num_workers=workers,
+                                      epoch=epoch)
+        return [b[key[0]][key[1]] for b in itr.next_epoch_itr(shuffle=False)]
+
+    reference = {e: epoch_batches(e, 0) for e in (1, 2)}
+    assert any(not a.equal(b) for a, b in zip(reference[1], reference[2]))
+    for e in (1, 2):
+        assert all(a.equal(b) for a, b in zip(epoch_batches(e, 1), reference[e]))

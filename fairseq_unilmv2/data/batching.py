@@ -1,4 +1,4 @@
-"""Batching that trains on every example, every epoch.
+"""Batching that trains on every example, with each epoch's masks, every epoch.
 
 fairseq ``main`` (``data_utils.batch_by_size``, which ``fairseq-fixed`` packages) drops the last
 batch when its size is not a multiple of ``--required-batch-size-multiple`` (default 8). Batches
@@ -29,7 +29,16 @@ def restore_dropped_examples(batches: List[np.ndarray], indices: np.ndarray) -> 
 
 
 class EveryExampleDataset(FairseqDataset):
-    """A ``FairseqDataset`` whose batches cover all the indices given to ``batch_by_size``."""
+    """A ``FairseqDataset`` whose batches cover all the indices given to ``batch_by_size``, and
+    whose items depend on the epoch (masks and noise drawn from (seed, epoch, index))."""
+
+    @property
+    def can_reuse_epoch_itr_across_epochs(self):
+        # No: fairseq would then keep one DataLoader, whose persistent worker processes hold
+        # their own copy of the dataset, and ``set_epoch`` reaches only the main process's copy:
+        # with --num-workers >= 1 every epoch would repeat epoch 1's masks. A new iterator per
+        # epoch starts its workers after ``set_epoch`` (batches are rebuilt, from the same order).
+        return False
 
     def batch_by_size(self, indices, max_tokens=None, max_sentences=None, required_batch_size_multiple=1):
         batches = super().batch_by_size(indices, max_tokens, max_sentences, required_batch_size_multiple)

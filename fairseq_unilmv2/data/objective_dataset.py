@@ -38,10 +38,6 @@ class ObjectiveDataset(EveryExampleDataset):
         self.sizes = np.asarray(dataset.sizes)
         self.epoch = 1
 
-    @property
-    def can_reuse_epoch_itr_across_epochs(self):
-        return True  # batches can be reused; masks change with self.epoch in __getitem__
-
     def set_epoch(self, epoch, **unused):
         self.epoch = epoch
 

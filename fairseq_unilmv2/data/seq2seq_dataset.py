@@ -52,10 +52,6 @@ class Seq2SeqDataset(EveryExampleDataset):
             self.tgt_sizes = None
         self.sizes = self.src_sizes if self.tgt_sizes is None else np.vstack((self.src_sizes, self.tgt_sizes)).T
 
-    @property
-    def can_reuse_epoch_itr_across_epochs(self):
-        return True  # noise changes with self.epoch in __getitem__, batches need not
-
     def set_epoch(self, epoch, **unused):
         self.epoch = epoch
 

@@ -155,3 +155,26 @@ def test_dataloader_workers_see_each_epochs_masks(pairs, blocks, which):
     assert any(not a.equal(b) for a, b in zip(reference[1], reference[2]))
     for e in (1, 2):
         assert all(a.equal(b) for a, b in zip(epoch_batches(e, 1), reference[e]))
+
+
+def test_limits_of_a_checkpoint_from_before_the_record_and_of_hub_overrides(pairs, caplog):
+    d, _ = pairs
+    import torch
+
+    state = torch.load(d / "ck/checkpoint_last.pt", weights_only=False)  # our own file
+    for name in ("max_source_positions", "max_target_positions"):
+        del state["cfg"]["model"]["fine_tuned_" + name]  # as written before the model config recorded them
+    (d / "ck_old").mkdir(exist_ok=True)
+    torch.save(state, d / "ck_old/checkpoint_last.pt")
+    out = check_cli(["fairseq-generate", "bin", *S2S, "--path", "ck_old/checkpoint_last.pt", "--beam", "2",
+                     "--batch-size", "16", "--gen-subset", "test"], cwd=d)
+    assert "position limits: source 24, target 20" in out  # from the checkpoint's task config
+
+    from fairseq_unilmv2.models.seq2seq import UniLMSeq2SeqModel
+
+    with caplog.at_level("WARNING"):
+        hub = UniLMSeq2SeqModel.from_pretrained(str(d / "ck"), "checkpoint_last.pt", str(d / "bin"),
+                                                max_source_positions=10, max_target_positions=8)
+    assert "--max-target-positions 8 is below the 20 the model was fine-tuned with" in caplog.text
+    assert "--max-source-positions 10 is below the 24 the model was fine-tuned with" in caplog.text
+    assert all(len(h.split()) <= 7 for h in hub.sample(["a b c d e f g h i j k l"], beam=2))

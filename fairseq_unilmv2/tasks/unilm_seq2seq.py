@@ -8,7 +8,7 @@ from fairseq import utils
 from fairseq.data import data_utils, indexed_dataset
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import register_task
-from omegaconf import II, MISSING, open_dict
+from omegaconf import II, MISSING, DictConfig, open_dict
 
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
 from ..models.seq2seq import UniLMSeq2SeqModel
@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 # s2s-ft's SQuAD / XSum-like defaults; a fine-tuned model records what it was trained with
 DEFAULT_MAX_SOURCE, DEFAULT_MAX_TARGET = 464, 48
+RECORD = "fine_tuned_"  # model-config prefix of the recorded limits
 LIMITS = (("max_source_positions", DEFAULT_MAX_SOURCE, "source"), ("max_target_positions", DEFAULT_MAX_TARGET, "target"))
 
 
@@ -140,10 +141,11 @@ class UniLMSeq2SeqTask(UniLMTask):
         if from_checkpoint:
             self._limits_from_checkpoint(cfg)
         else:
-            # Recorded in the checkpoint's model config, read back when decoding with it
+            # Recorded in the checkpoint's model config under names of their own, so that an
+            # override of the task's limits (CLI, hub kwargs) leaves the record intact
             with open_dict(cfg):
                 for name, _, _ in LIMITS:
-                    cfg[name] = getattr(self.cfg, name)
+                    cfg[RECORD + name] = getattr(self.cfg, name)
         base = super().build_model(cfg, from_checkpoint)
         room = base.max_positions()
         if self.cfg.max_source_positions + self.cfg.max_target_positions > room:
@@ -162,7 +164,7 @@ class UniLMSeq2SeqTask(UniLMTask):
         """Decode with the position limits the model was fine-tuned with, unless the user gave
         others (and then say when they truncate)."""
         for name, default, side in LIMITS:
-            trained = model_cfg.get(name, None)
+            trained = _recorded_limit(model_cfg, name)
             given = self.given_limits[name]
             if given is None:
                 setattr(self.cfg, name, trained if trained is not None else default)
@@ -182,3 +184,15 @@ class UniLMSeq2SeqTask(UniLMTask):
 
     def max_positions(self):
         return (self.cfg.max_source_positions, self.cfg.max_target_positions)
+
+
+def _recorded_limit(model_cfg, name):
+    """The limit a checkpoint was fine-tuned with, or None. Checkpoints written before the model
+    config recorded it hold it in their task config, the model config's parent node."""
+    value = model_cfg.get(RECORD + name, None)
+    if value is None and isinstance(model_cfg, DictConfig):
+        root = model_cfg._get_parent()
+        task = root.get("task", None) if root is not None else None
+        if task is not None and task.get("_name", None) == "unilm_seq2seq":
+            value = task.get(name, None)
+    return value

@@ -178,3 +178,24 @@ def test_limits_of_a_checkpoint_from_before_the_record_and_of_hub_overrides(pair
     assert "--max-target-positions 8 is below the 20 the model was fine-tuned with" in caplog.text
     assert "--max-source-positions 10 is below the 24 the model was fine-tuned with" in caplog.text
     assert all(len(h.split()) <= 7 for h in hub.sample(["a b c d e f g h i j k l"], beam=2))
+
+
+def test_interactive_constraints_appear_in_the_output(pairs):
+    d, _ = pairs
+    exe = str(Path(sys.executable).parent / "fairseq-interactive")
+    proc = subprocess.run([exe, "bin", *S2S, "--path", "ck/checkpoint_last.pt", "--beam", "4", "--constraints",
+                           "--batch-size", "2", "--buffer-size", "2"],
+                          input="a b c d e f g h\tp o\nh g f e d c b a\tn m\n", cwd=d, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    hyps = [line.split("\t")[2] for line in proc.stdout.splitlines() if line.startswith("H-")]
+    assert len(hyps) == 2 and "p o" in hyps[0] and "n m" in hyps[1]
+
+
+def test_validating_on_the_training_split_still_trains(pairs):
+    """fairseq's cached epoch iterator was used up by validating the training split
+    (--valid-subset train,valid trained 0 updates and exited 0)."""
+    d, _ = pairs
+    out = check_cli(["fairseq-train", "bin", *S2S, *TRAIN, "--criterion", "unilm_seq2seq", "--no-save",
+                     "--valid-subset", "train,valid"], cwd=d)
+    assert _epoch(out) == (7, 100)

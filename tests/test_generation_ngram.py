@@ -215,3 +215,9 @@ def test_sampling_with_blocking_keeps_drawing_after_rows_finish():
     for hyp in hyps:
         bigrams = list(zip(hyp, hyp[1:]))
         assert len(bigrams) == len(set(bigrams)) and len(hyp) <= 5, hyp  # 4 distinct bigrams at most
+
+
+def test_diverse_beam_groups_is_refused_with_the_alternative():
+    task = fake_task()
+    with pytest.raises(ValueError, match="--diversity-rate"):
+        task.build_generator([fake_model(task, ranked_logits())], gen_args(beam=4, diverse_beam_groups=2))

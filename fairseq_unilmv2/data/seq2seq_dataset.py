@@ -33,8 +33,11 @@ class TargetNoise:
 
 class Seq2SeqDataset(EveryExampleDataset):
     def __init__(self, src, tgt, dictionary, max_source_positions, max_target_positions,
-                 noise: Optional[TargetNoise] = None, seed: int = 1, name: str = ""):
+                 noise: Optional[TargetNoise] = None, seed: int = 1, name: str = "", constraints=None):
+        """``constraints``: fairseq's packed target-side constraints, one row per source
+        (``--constraints`` of fairseq-interactive), or None."""
         self.src, self.tgt = src, tgt
+        self.constraints = constraints
         self.dictionary = dictionary
         self.bos, self.eos, self.pad = dictionary.bos(), dictionary.eos(), dictionary.pad()
         self.max_source, self.max_target = max_source_positions, max_target_positions
@@ -61,6 +64,8 @@ class Seq2SeqDataset(EveryExampleDataset):
     def __getitem__(self, index):
         src = _truncate(torch.cat([torch.tensor([self.bos]), self.src[index]]), self.max_source, self.eos)
         item = {"id": index, "source": src}
+        if self.constraints is not None:
+            item["constraints"] = self.constraints[index]
         if self.tgt is None:
             return item
         tgt = _truncate(self.tgt[index], self.max_target, self.eos)
@@ -112,6 +117,11 @@ class Seq2SeqDataset(EveryExampleDataset):
             "nsentences": len(samples),
             "net_input": {"src_tokens": src, "src_lengths": src.ne(self.pad).sum(1)},
         }
+        if "constraints" in samples[0]:  # zero-padded rows, as fairseq's LanguagePairDataset
+            lengths = [s["constraints"].size(0) for s in samples]
+            batch["constraints"] = torch.zeros(len(samples), max(lengths), dtype=torch.long)
+            for i, s in enumerate(samples):
+                batch["constraints"][i, : lengths[i]] = s["constraints"]
         if "target" in samples[0]:
             target = pad([s["target"] for s in samples])
             batch["net_input"]["prev_output_tokens"] = self._prev_output_tokens([s["target"] for s in samples])

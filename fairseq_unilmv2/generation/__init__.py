@@ -2,7 +2,7 @@
 
 fairseq-generate, fairseq-interactive and the hub interface (``from_pretrained(...).sample``) all
 build their generator through ``task.build_generator``, which lands here. We let fairseq pick the
-generator and search as usual (beam search, ``--sampling``, diverse beam, ``--constraints``,
+generator and search as usual (beam search, ``--sampling``, ``--diversity-rate``, ``--constraints``,
 ``--print-alignment``, ...) and replace its ``repeat_ngram_blocker`` by a
 :class:`~.blocker.TokenBlocker`, which bans the internal symbols at every step and does the
 ``--no-repeat-ngram-size`` blocking that the pinned fairseq's CPU path silently skips.
@@ -55,8 +55,16 @@ def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=N
 
     Raises:
         ValueError: an unknown ``--no-repeat-ngram-ignore`` symbol; a generator class that is not
-            a fairseq SequenceGenerator (its bans could not be applied).
+            a fairseq SequenceGenerator (its bans could not be applied); ``--diverse-beam-groups``
+            (broken in the pinned fairseq).
     """
+    if (getattr(args, "diverse_beam_groups", -1) or -1) > 0:
+        # The pinned fairseq's DiverseBeamSearch indexes its per-sentence overlap table (one row
+        # per batch row) with dataset ids, so it fails with IndexError on any id >= batch size.
+        raise ValueError(
+            "--diverse-beam-groups fails in the pinned fairseq (DiverseBeamSearch indexes its batch-sized "
+            "table by dataset id: IndexError); use --diversity-rate (diverse siblings) or --sampling instead"
+        )
     ignore = ignore_symbol_ids(task.target_dictionary, getattr(task.cfg, "no_repeat_ngram_ignore", ""))
     generator = FairseqTask.build_generator(task, models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
     if isinstance(generator, SequenceScorer):

@@ -1,7 +1,7 @@
 """What ``--task unilm_seq2seq`` generation never lets a hypothesis continue with.
 
 fairseq's SequenceGenerator calls ``self.repeat_ngram_blocker(tokens, lprobs, bsz, beam_size,
-step)`` on every step, just before ``search.step`` (beam search, sampling, diverse beam search and
+step)`` on every step, just before ``search.step`` (beam search, sampling, diverse siblings and
 the constrained searches alike). :class:`TokenBlocker` takes that place and bans
 
 1. the task's internal symbols at every step: ``<mask>``, ``<pseudo>`` and fairseq-preprocess's

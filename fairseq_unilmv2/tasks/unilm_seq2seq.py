@@ -116,7 +116,7 @@ class UniLMSeq2SeqTask(UniLMTask):
             raise ValueError(f"{prefix}{src} has {len(src_ds)} lines but {prefix}{tgt} has {len(tgt_ds)}")
         self.datasets[split] = self._dataset(src_ds, tgt_ds, split)
 
-    def _dataset(self, src, tgt, name):
+    def _dataset(self, src, tgt, name, constraints=None):
         noise = None
         if tgt is not None and self.seq2seq_mode == "pseudo":
             noise = TargetNoise(
@@ -124,12 +124,12 @@ class UniLMSeq2SeqTask(UniLMTask):
                 self.cfg.random_token_prob, self.cfg.leave_unmasked_prob,
             )
         return Seq2SeqDataset(src, tgt, self.dictionary, self.cfg.max_source_positions,
-                              self.cfg.max_target_positions, noise, self.cfg.seed, name)
+                              self.cfg.max_target_positions, noise, self.cfg.seed, name, constraints)
 
     def build_dataset_for_inference(self, src_tokens, src_lengths, constraints=None, **kwargs):
         from fairseq.data import ListDataset
 
-        return self._dataset(ListDataset(src_tokens, src_lengths), None, "input")
+        return self._dataset(ListDataset(src_tokens, src_lengths), None, "input", constraints)
 
     def train_step(self, sample, model, criterion, optimizer, update_num, ignore_grad=False):
         """Train on the noised input (pseudo mode) that the dataset batches beside the clean one."""

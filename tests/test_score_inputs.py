@@ -29,9 +29,16 @@ def test_wordpiece_and_reference_side_pieces_are_refused(tmp_path, capsys):
     # two continuations in 7 tokens (29%; the threshold is 2 pieces and 2% of the file's tokens)
     code, out, err = _score(tmp_path, capsys, ["the cat sat", "while brain ##s grow ##ing fast"],
                             ["the cat sat", "while brains growing fast"])
-    assert code == 2 and out == "" and "hyp.txt:2: WordPiece pieces ('##': 2 of 9 tokens)" in err
+    assert code == 2 and out == "" and "hyp.txt:2: WordPiece pieces (2 of 9 tokens)" in err
     code, out, err = _score(tmp_path, capsys, ["while brains grow"], ["\u2581while \u2581brain s"])
     assert code == 2 and out == "" and "ref.txt:1: SentencePiece pieces" in err
+    # subword-nmt BPE left in (fairseq --bpe subword_nmt without --post-process subword_nmt)
+    code, out, err = _score(tmp_path, capsys, ["the cat sat", "the mo@@ del is gre@@ at"],
+                            ["the cat sat", "the model is great"])
+    assert code == 2 and out == "" and "hyp.txt:2: BPE pieces (2 of 9 tokens)" in err and "subword_nmt" in err
+    # a markdown heading, a hashtag or an e-mail-like "a@@" inside a word is text, not a piece
+    code, out, err = _score(tmp_path, capsys, ["mail me at x@@y.org"], ["mail me at x@@y.org"])
+    assert code == 0
     # a markdown heading or a hashtag is text, not a piece
     code, out, err = _score(tmp_path, capsys, ["## Methods #nlp"], ["## Methods #nlp"])
     assert code == 0 and json.loads(out.splitlines()[-1])["rouge1"] == 100.0

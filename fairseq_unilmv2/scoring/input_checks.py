@@ -18,6 +18,8 @@ _BLOCKS_ONLY = re.compile("[\u2581-\u2588]+")
 # A WordPiece continuation: a token that starts with "##" followed by a word character
 # ("## Methods", a markdown heading, is not one).
 _WORDPIECE = re.compile(r"##\w")
+# A subword-nmt BPE piece (fairseq --bpe subword_nmt): a word character then "@@" ends the token.
+_BPE = re.compile(r"\w@@$")
 # Rates measured on aclsum text (first two sentences of abstracts/introductions, and the
 # summaries): SentencePiece models trained by the tests (1500 pieces on the Lee corpus) and
 # in-domain (3900 on aclsum) put "▁" on 20-100% of a line's tokens (file rates 32% and 63%;
@@ -27,6 +29,7 @@ _WORDPIECE = re.compile(r"##\w")
 # three-word line is one token, and the rate counts the whole file.
 SENTENCEPIECE_MIN_RATE = 0.10
 WORDPIECE_MIN_RATE = 0.02
+BPE_MIN_RATE = 0.02  # "@@" pieces are continuations, like WordPiece's "##"
 MIN_PIECES = 2  # one piece-looking token alone is never enough
 # fairseq-generate/interactive output: S-, T-, H-, D-, P-, ... then the example id and a tab.
 _FAIRSEQ_LINE = re.compile(r"^[A-Z]-\d+\t")
@@ -71,12 +74,20 @@ def read_lines(path: str, what: str) -> List[str]:
     return out
 
 
-def _pieces(line: str) -> Tuple[int, int, int]:
-    """(tokens, SentencePiece word-start pieces, WordPiece continuations) of one line."""
+# (name, is a piece of that kind, minimum rate over the file's tokens, what to do)
+PIECE_KINDS = (
+    ("SentencePiece", lambda t: t.startswith("\u2581") and not _BLOCKS_ONLY.fullmatch(t), SENTENCEPIECE_MIN_RATE,
+     "decode with --post-process sentencepiece (fairseq-generate/interactive) or spm_decode"),
+    ("WordPiece", lambda t: bool(_WORDPIECE.match(t)), WORDPIECE_MIN_RATE, "join them first (sed 's/ ##//g')"),
+    ("BPE", lambda t: bool(_BPE.search(t)), BPE_MIN_RATE,
+     "decode with --post-process subword_nmt, or join them first (sed 's/@@ //g')"),
+)
+
+
+def _pieces(line: str) -> Tuple[int, List[int]]:
+    """(tokens, count of pieces of each of ``PIECE_KINDS``) of one line."""
     tokens = line.split()
-    sp = sum(1 for t in tokens if t.startswith("\u2581") and not _BLOCKS_ONLY.fullmatch(t))
-    wp = sum(1 for t in tokens if _WORDPIECE.match(t))
-    return len(tokens), sp, wp
+    return len(tokens), [sum(1 for t in tokens if is_piece(t)) for _, is_piece, _, _ in PIECE_KINDS]
 
 
 def _fairseq_problem(line: str, number: int, path: str, what: str) -> Optional[str]:
@@ -97,23 +108,20 @@ def format_problem(lines: List[str], path: str, what: str) -> Optional[str]:
     ``MIN_PIECES`` pieces and ``*_MIN_RATE`` of its whitespace tokens), so that a sparkline or a
     ``##hashtag`` in ordinary text passes; the message names the first line holding a piece.
     """
-    tokens = sp = wp = 0
-    first_sp = first_wp = None
+    tokens, pieces, first = 0, [0] * len(PIECE_KINDS), [None] * len(PIECE_KINDS)
     for number, line in enumerate(lines, start=1):
         problem = _fairseq_problem(line, number, path, what)
         if problem:
             return problem
-        n, line_sp, line_wp = _pieces(line)
-        tokens, sp, wp = tokens + n, sp + line_sp, wp + line_wp
-        first_sp = first_sp or (number if line_sp else None)
-        first_wp = first_wp or (number if line_wp else None)
-    if sp >= MIN_PIECES and sp >= SENTENCEPIECE_MIN_RATE * tokens:
-        return (f"{path}:{first_sp}: SentencePiece pieces ('\u2581' opens {sp} of {tokens} tokens): this {what} "
-                f"file is not detokenized; decode with --post-process sentencepiece (fairseq-generate/interactive) "
-                f"or spm_decode, or ROUGE/BLEU count pieces instead of words")
-    if wp >= MIN_PIECES and wp >= WORDPIECE_MIN_RATE * tokens:
-        return (f"{path}:{first_wp}: WordPiece pieces ('##': {wp} of {tokens} tokens): this {what} file is not "
-                f"detokenized; join them first (sed 's/ ##//g'), or ROUGE/BLEU count pieces instead of words")
+        n, line_pieces = _pieces(line)
+        tokens += n
+        for k, count in enumerate(line_pieces):
+            pieces[k] += count
+            first[k] = first[k] or (number if count else None)
+    for (name, _, min_rate, advice), count, line in zip(PIECE_KINDS, pieces, first):
+        if count >= MIN_PIECES and count >= min_rate * tokens:
+            return (f"{path}:{line}: {name} pieces ({count} of {tokens} tokens): this {what} file is not "
+                    f"detokenized; {advice}, or ROUGE/BLEU count pieces instead of words")
     return None
 
 

@@ -2,7 +2,8 @@
 recipes/configs/pretrain and then recipes/configs/finetune, on the CPU torch of install.sh
 (fp16 is off unless asked for), started from a directory other than the repository, with
 relative data paths, writing checkpoints to each stage's own save_dir and nothing else into
-the working directory; fine-tuning starts from the pre-training checkpoint.
+the working directory; fine-tuning starts from the pre-training checkpoint. Neither common.user_dir nor
+checkpoint.finetune_from_model is given: the configs' defaults must find them.
 
 Only sizes, update counts and batch sizes are overridden (tiny, a few seconds per run)."""
 from pathlib import Path
@@ -18,8 +19,7 @@ from .helpers import REPO, USER_DIR, check_cli, lee_corpus_lines
 CONFIGS = REPO / "recipes" / "configs"
 TINY = ["model.encoder_layers=2", "model.encoder_embed_dim=32", "model.encoder_ffn_embed_dim=64",
         "model.encoder_attention_heads=2", "model.max_positions=64", "optimization.max_update=3",
-        "dataset.batch_size=4", "optimization.update_freq=[1]", "common.log_interval=1",
-        f"common.user_dir={USER_DIR}"]
+        "dataset.batch_size=4", "optimization.update_freq=[1]", "common.log_interval=1"]
 
 
 def _hydra_train(stage, cwd, *overrides):
@@ -51,8 +51,7 @@ def stages(tmp_path_factory):
     # seed 3: an initialisation other than fine-tuning's (seed 1), so loading it is visible
     pre_log = _hydra_train("pretrain", d, "task.data=bin", "task.tokens_per_sample=64", "common.seed=3")
     ft_log = _hydra_train("finetune", d, "task.data=bin-s2s", "task.max_source_positions=48",
-                          "task.max_target_positions=16",
-                          "checkpoint.finetune_from_model=checkpoints/pretrain/checkpoint_last.pt")
+                          "task.max_target_positions=16")
     return d, before, pre_log, ft_log
 
 
@@ -63,6 +62,7 @@ def test_pretrain_config_trains_on_cpu_into_its_save_dir(stages):
     assert _num_updates(ckpt) == 3
     cfg = ckpt["cfg"]
     assert (cfg.task._name, cfg.criterion._name, cfg.common.fp16) == ("pmlm", "pmlm", False)
+    assert Path(cfg.common.user_dir).resolve() == Path(USER_DIR)  # found from --config-dir, not given
     assert '"num_updates": "3"' in log
     # hydra's record of the run sits beside the checkpoints, not in the working directory
     assert (d / "checkpoints/pretrain/.hydra/config.yaml").is_file()

@@ -9,7 +9,7 @@
 #                 squad_qg: src = "answer [SEP] passage" as you prepare it, tgt = the question.
 # PRETRAINED_DIR: checkpoint.pt (from --task pmlm), dict.txt (its data-bin dictionary) and
 #                 spm.model (the SentencePiece model that data was encoded with).
-# Settings follow s2s-ft (../shared/SPEC.md §2): CNN/DM src 608 / tgt 160, target-mask 0.7,
+# Settings follow s2s-ft (microsoft/unilm s2s-ft README): CNN/DM src 608 / tgt 160, target-mask 0.7,
 # beam 5, length penalty 0 (raw log-prob sum, as s2s-ft's lp 0), min length 48, trigram
 # blocking; XSum src 720 / tgt 48, target-mask 0.4, beam 8, length penalty 0.9; both lr 7e-5,
 # batch 64, 1000 warm-up steps, label smoothing 0.1. The SQuAD QG settings are not in the

@@ -1,6 +1,7 @@
 """Self-attention masks built from token roles (pure torch, vectorised, batched).
 
-PMLM rule (Bao et al. 2020, §3.2 and Fig. 3, as tabulated in ../shared/SPEC.md §1; the paper's
+PMLM rule (Bao et al. 2020, §3.2 and Fig. 3; checked equal to s2s-ft's
+``create_attention_mask`` with span ids on 100 random examples; the paper's pre-training
 code is not public, so this is our reading of the figure):
 
     query \\ key          context/[M]   [P] of step j     original of step j
@@ -34,8 +35,8 @@ def role_attention_mask(kind: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
 
 
 def mpnet_attention_mask(kind: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-    """MPNet's two-stream attention (Song et al. 2020, Fig. 2; official ``make_query_and_content_mask``,
-    ../shared/SPEC.md §3) as one mask over the packed layout of ``mpnet.pack_mpnet``::
+    """MPNet's two-stream attention (Song et al. 2020, Fig. 2; official microsoft/MPNet
+    ``make_query_and_content_mask``) as one mask over the packed layout of ``mpnet.pack_mpnet``::
 
         query \\ key            non-predicted   predicted j    [M] content j   [M] query
         non-predicted           yes             no             yes             no

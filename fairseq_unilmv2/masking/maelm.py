@@ -4,7 +4,7 @@ The example keeps full length with [MASK] at the chosen positions (role MASK) so
 collate like every other objective; the model then runs its encoder on the visible tokens only
 (``visible_index``), at their original positions, and scatters the encoder outputs back beside
 the [MASK] embeddings for its shallow decoder (``scatter_index``). As in the official code
-(yumeng5/MAE-LM, ``MaskTokensRemoveDataset``; ../shared/SPEC.md §4) every chosen token is removed:
+(yumeng5/MAE-LM, ``MaskTokensRemoveDataset``) every chosen token is removed:
 no random or kept tokens.
 """
 import numpy as np

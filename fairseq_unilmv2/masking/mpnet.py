@@ -1,7 +1,7 @@
 """MPNet's masked and permuted packing (Song et al. 2020, arXiv 2004.09297, §2.2-2.3), one
 Transformer with two-stream attention expressed as a mask (``attention.mpnet_attention_mask``).
 
-The official code (microsoft/MPNet, ``masked_permutation_lm.py``; ../shared/SPEC.md §3) permutes
+The official code (microsoft/MPNet, ``masked_permutation_lm.py``) permutes
 the sequence and predicts its last 15%. Only two things of the permutation matter to the
 attention: which tokens are predicted and their order. So we keep the text in place and append::
 
@@ -10,7 +10,8 @@ attention: which tokens are predicted and their order. So we keep the text in pl
 Both copies carry the positions of the predicted tokens (position compensation: every token sees
 the positions of the whole sentence). As in the official code, one corrupted copy (80/10/10)
 feeds both streams. Unlike it, we permute each sequence's real length (not the padded batch
-length), pads are never attended to, and sampling is seeded per example (SPEC.md §3 pitfalls 1-2).
+length), pads are never attended to, and sampling is seeded per example (the official collater's
+permutation is unseeded and covers padding).
 The predicted set comes from the shared span sampler (``--ngram-prob 0``: single tokens, MPNet's
 token mode); the prediction order is a uniform permutation of the predicted tokens, which is how
 the official whole-word mode orders them too (it re-shuffles the predicted part token by token).

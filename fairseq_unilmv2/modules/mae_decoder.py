@@ -1,5 +1,5 @@
-"""MAE-LM's shallow decoder (Meng et al., arXiv 2302.02060; official ``fairseq/models/ae/model.py``,
-../shared/SPEC.md §4): its own learned positions and embedding LayerNorm, no relative bias, full
+"""MAE-LM's shallow decoder (Meng et al., arXiv 2302.02060; official yumeng5/MAE-LM
+``fairseq/models/ae/model.py``): its own learned positions and embedding LayerNorm, no relative bias, full
 bidirectional attention, no dropout. Used in pre-training only; fine-tuning drops it."""
 import torch
 import torch.nn as nn

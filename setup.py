@@ -7,10 +7,12 @@ setup(
     version="0.1.0",
     description="UniLMv2 (PMLM) pre-training, seq2seq fine-tuning and generation as a fairseq plugin",
     packages=find_packages(include=["fairseq_unilmv2", "fairseq_unilmv2.*"]),
+    # console scripts' entry points, outside the package so that --help does not import fairseq
+    py_modules=["unilmv2_cli"],
     python_requires=">=3.11",
     install_requires=["fairseq-fixed", "torch", "numpy"],
     entry_points={"console_scripts": [
-        "unilmv2-score = fairseq_unilmv2.scoring.score_cli:main",
-        "unilmv2-export-encoder = fairseq_unilmv2.export_encoder:main",
+        "unilmv2-score = unilmv2_cli:score",
+        "unilmv2-export-encoder = unilmv2_cli:export_encoder",
     ]},
 )

@@ -4,6 +4,8 @@ against a reference file, one example a line. The last line printed is a JSON ob
     unilmv2-score rouge --hyp hyps.txt --ref refs.txt
     unilmv2-score bleu  --hyp hyps.txt --ref refs.txt
 """
+# No fairseq here: the console script (unilmv2_cli.score) loads this folder without the package
+# __init__, so imports stay within this folder and the scoring libraries.
 import argparse
 import json
 import sys
@@ -82,4 +84,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from unilmv2_cli import console  # a closed stdout (| head) ends quietly
+
+    sys.exit(console(main))

@@ -1,0 +1,83 @@
+"""Entry points of the console scripts ``unilmv2-score`` and ``unilmv2-export-encoder``.
+
+They live outside the ``fairseq_unilmv2`` package on purpose. Importing anything under the
+package runs its ``__init__``, which imports fairseq (3-5 s, and fairseq's own log lines such as
+"Please install tensorboardX") because ``--user-dir fairseq_unilmv2`` needs every task,
+criterion and model registered, and the checkpoint loader made safe, at import. A console
+script does not need that to print its help or a usage error, and the scorer never needs it:
+
+- each command's module builds its parser with ``argparse`` alone and imports its heavy
+  dependencies inside functions, so :func:`_load_alone` loads its file without the package
+  ``__init__`` and parses the command line first: ``--help`` and usage errors end there;
+- ``unilmv2-score`` then runs from that same copy (``fairseq_unilmv2/scoring`` uses no fairseq);
+- ``unilmv2-export-encoder`` runs the package's own module, imported normally, so registration
+  and ``checkpoint_safety.install()`` happen before the checkpoint is read.
+
+Output piped into a reader that stops early (``| head -1``) ends the command quietly with the
+status a shell gives a process killed by SIGPIPE (141), instead of a ``BrokenPipeError``
+traceback (Python ignores SIGPIPE, so the write raises instead).
+"""
+import importlib
+import importlib.util
+import os
+import signal
+import sys
+from pathlib import Path
+
+PACKAGE = "fairseq_unilmv2"
+
+
+def _package_dir() -> Path:
+    # find_spec of a top-level name locates the package without executing its __init__
+    spec = importlib.util.find_spec(PACKAGE)
+    return Path(spec.submodule_search_locations[0])
+
+
+def _load_alone(relative: str):
+    """Load ``fairseq_unilmv2/<relative>`` (a module file, or a folder as a package) under a
+    private name, without running ``fairseq_unilmv2/__init__.py``. Its relative imports
+    resolve inside the folder only, so use it for fairseq-free code."""
+    path = _package_dir() / relative
+    name = f"_unilmv2_alone_{path.stem}"
+    if name in sys.modules:
+        return sys.modules[name]
+    if path.is_dir():
+        spec = importlib.util.spec_from_file_location(name, path / "__init__.py",
+                                                      submodule_search_locations=[str(path)])
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def console(main, argv=None):
+    """Run ``main(argv)`` and return its exit status; a closed stdout ends it with 141."""
+    try:
+        try:
+            status = main(argv)
+        except SystemExit as done:  # argparse's --help and usage errors
+            status = done.code
+        sys.stdout.flush()  # inside the try: buffered output fails here, not at interpreter exit
+    except BrokenPipeError:
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return status
+
+
+def score(argv=None):
+    """``unilmv2-score``: no fairseq, no torch."""
+    score_cli = importlib.import_module(_load_alone("scoring").__name__ + ".score_cli")
+    return console(score_cli.main, argv)
+
+
+def export_encoder(argv=None):
+    """``unilmv2-export-encoder``: parse first, then import fairseq and this package."""
+    def main(argv):
+        args = _load_alone("export_encoder.py").build_parser().parse_args(argv)
+        return importlib.import_module(f"{PACKAGE}.export_encoder").run(args)
+
+    return console(main, argv)

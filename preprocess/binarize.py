@@ -5,11 +5,15 @@ against one shared dictionary: DATA_BIN/shard0 ... shardN-1 for fairseq's epoch-
 
     python preprocess/binarize.py --dict spm.dict.txt --train encoded/*.txt --valid-lines 2000 \\
         --shards 8 --destdir DATA_BIN --workers 8
-    python preprocess/binarize.py --dict spm.dict.txt --train enc/train --valid enc/valid \\
+    python preprocess/binarize.py --dict spm.dict.txt --train enc/train --valid enc/valid --test enc/test \\
         -s src -t tgt --shards 2 --destdir DATA_BIN_S2S          # enc/train.src + enc/train.tgt ...
 
-The validation set (--valid, or the first --valid-lines lines held out of the training text) is
-binarized into shard0 only: fairseq loads validation data from the first data directory. Shards
+The validation set (--valid, or the first --valid-lines lines held out of the training text) and
+the test set (--test) are binarized into shard0 only: fairseq loads every split but train from the
+first data directory (``fairseq-generate DATA_BIN/shard0 --gen-subset test``). DATA_BIN itself is not
+a fairseq data directory; DATA_BIN/data-path (the shards' absolute paths joined by ':') and
+DATA_BIN/README.txt (layout, dictionary: DATA_BIN/shard0/dict.txt, the fairseq-train,
+fairseq-generate, --srcdict command lines) say how to use it; see preprocess/databin_guide.py. Shards
 are written as DATA_BIN/shardK.tmp and renamed to DATA_BIN/shardK once fairseq-preprocess has
 finished and the number of sentences and the <unk> rate are checked; a rerun skips finished
 shards and redoes the others.
@@ -57,6 +61,7 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from preprocess import databin_guide as guide
 from preprocess import report
 from preprocess.fairseq_dict import FAIRSEQ_UNK_ID, check_dict
 from preprocess.shards import records, shard_ranges, skip, take
@@ -169,10 +174,14 @@ def make_plan(args):
 
     train = [files(p) for p in args.train]
     valid = files(args.valid) if args.valid else None
+    test = files(args.test) if args.test else None
     total = sum(n for _, n, _ in train)
     if total - args.valid_lines < args.shards:
-        raise InputError(f"{total} training lines (after {args.valid_lines} held out) cannot fill {args.shards} shards")
-    return {
+        held = f", {args.valid_lines} of them held out by --valid-lines" if args.valid_lines else ""
+        raise InputError(
+            f"{args.shards} shard(s) need at least {args.shards} training lines; the training text has {total}"
+            f"{held}: {'hold out fewer (e.g. a tenth), ' if args.valid_lines else ''}give fewer --shards or more text")
+    plan = {
         "train": [[os.path.realpath(p) for p in t] for t, _, _ in train],
         "sizes": [[os.path.getsize(p) for p in t] for t, _, _ in train],
         "sha256": [d for _, _, d in train],
@@ -184,7 +193,11 @@ def make_plan(args):
         "dict_sha256": sha256(args.dict),
         "lines": total,
         "shards": args.shards,
-    }, unk_ids
+    }
+    if test:  # only then: plans of runs without a test set stay as binarize.py wrote them before --test
+        plan.update(test=[os.path.realpath(p) for p in test[0]], test_sizes=[os.path.getsize(p) for p in test[0]],
+                    test_sha256=test[2])
+    return plan, unk_ids
 
 
 def finished_shards(destdir):
@@ -216,7 +229,7 @@ def check_resume(plan_path, plan):
         old = json.load(f)
     if old == plan:
         return False
-    changed = sorted(k for k in plan if old.get(k) != plan[k])
+    changed = sorted(k for k in plan.keys() | old.keys() if old.get(k) != plan.get(k))
     done = finished_shards(destdir)
     if not done:
         logger.warning("%s records a run that finished no shard (different %s): replacing it", plan_path,
@@ -242,13 +255,14 @@ def _edited_inputs(old, new):
     """Input paths recorded in both plans whose recorded SHA-256 differs."""
     def digests(plan):
         pairs = zip(sum(plan.get("train") or [], []), sum(plan.get("sha256") or [], []))
-        return dict(pairs) | dict(zip(plan.get("valid") or [], plan.get("valid_sha256") or []))
+        return (dict(pairs) | dict(zip(plan.get("valid") or [], plan.get("valid_sha256") or []))
+                | dict(zip(plan.get("test") or [], plan.get("test_sha256") or [])))
 
     before, now = digests(old), digests(new)
     return [p for p in now if p in before and before[p] != now[p]]
 
 
-def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, workers):
+def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, workers, test_prefix=None):
     cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--srcdict", dict_path, "--trainpref", train_prefix,
            "--destdir", destdir, "--workers", str(workers), "--dataset-impl", "mmap"]
     if layout.langs:
@@ -257,6 +271,8 @@ def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, w
         cmd += ["--only-source"]
     if valid_prefix:
         cmd += ["--validpref", valid_prefix]
+    if test_prefix:
+        cmd += ["--testpref", test_prefix]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     with _children_lock:
         if _stopping.is_set():
@@ -345,18 +361,24 @@ def check_tokens(counts, name, what, max_unk_rate, dict_path, min_tokens=MIN_UNK
 
 
 def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text,
-                   max_unk_rate=DEFAULT_MAX_UNK_RATE, unk_ids=frozenset({FAIRSEQ_UNK_ID}), first_line=None):
+                   max_unk_rate=DEFAULT_MAX_UNK_RATE, unk_ids=frozenset({FAIRSEQ_UNK_ID}), first_line=None,
+                   test_expected=0):
     """fairseq-preprocess into shardK.tmp, check sentence counts and the ``<unk>`` rate, rename to
-    shardK. Returns the counts for the summary (lines, bytes, tokens, unk_tokens, ...)."""
+    shardK. ``valid_expected``/``test_expected``: lines of the validation/test text binarized
+    alongside (shard0 only; 0: none). Returns the counts for the summary (lines, bytes, tokens,
+    unk_tokens, ...)."""
     final, t0 = layout.shard_dir(k), time.perf_counter()
     tmp = final + ".tmp"
     shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
     valid_prefix = layout.text_prefix("valid") if valid_expected else None
-    fairseq_preprocess(layout, dict_path, layout.text_prefix(f"shard{k}"), valid_prefix, tmp, workers)
+    test_prefix = layout.text_prefix("test") if test_expected else None
+    fairseq_preprocess(layout, dict_path, layout.text_prefix(f"shard{k}"), valid_prefix, tmp, workers, test_prefix)
     lines = f"lines {first_line + 1}-{first_line + expected} of the training text" if first_line is not None else ""
     checks = [(idx, expected, f"shard{k}{', ' + lines if lines else ''}") for idx in layout.index_files(tmp, "train")]
     if valid_expected:
         checks += [(idx, valid_expected, "validation set") for idx in layout.index_files(tmp, "valid")]
+    if test_expected:
+        checks += [(idx, test_expected, "test set") for idx in layout.index_files(tmp, "test")]
     tokens, warnings = Counter(), []
     try:
         for idx, n, what in checks:
@@ -425,7 +447,9 @@ def run(args):
         shutil.rmtree(layout.text, ignore_errors=True)
     for k in range(args.shards):  # shards finished by an earlier run count in the <unk> rate too
         if k not in todo:
-            splits = ["train", "valid"] if k == 0 and (args.valid or args.valid_lines) else ["train"]
+            splits = ["train"]
+            if k == 0:
+                splits += ["valid"] * bool(args.valid or args.valid_lines) + ["test"] * bool(args.test)
             for split in splits:
                 for idx in layout.index_files(layout.shard_dir(k), split):
                     total.update(unk_counts(idx, unk_ids))
@@ -441,6 +465,8 @@ def run(args):
     result["tokens"], result["unk_tokens"] = total["tokens"], total["unk_tokens"]
     result["unk_rate"] = round(total["unk_tokens"] / total["tokens"], 6) if total["tokens"] else None
     result["data"] = ":".join(layout.shard_dir(k) for k in range(args.shards))
+    result.update(guide.write(args.destdir, args.shards, plan["langs"], bool(args.valid or args.valid_lines),
+                              bool(args.test)))
     return result
 
 
@@ -459,6 +485,10 @@ def _split_and_binarize(args, layout, plan, unk_ids, todo, ranges, pool, concurr
     elif args.valid and need_valid:
         _write(valid_files, records([[p] for p in plan["valid"]]))
         valid_expected = count_lines(plan["valid"][0])
+    test_expected = 0
+    if args.test and need_valid:  # shard0 holds the test set too: fairseq reads it from the first path
+        _write(layout.text_files("test"), records([[p] for p in plan["test"]]))
+        test_expected = count_lines(plan["test"][0])
     if todo:
         for k, (lo, hi) in enumerate(ranges):
             if k > todo[-1]:
@@ -475,7 +505,7 @@ def _split_and_binarize(args, layout, plan, unk_ids, todo, ranges, pool, concurr
                 _write(layout.text_files(f"shard{k}"), take(lines, hi - lo))
             jobs.append(pool.submit(binarize_shard, layout, k, hi - lo, valid_expected if k == 0 else 0,
                                     args.dict, per_job, args.keep_text, max_unk_rate=args.max_unk_rate,
-                                    unk_ids=unk_ids, first_line=lo))
+                                    unk_ids=unk_ids, first_line=lo, test_expected=test_expected if k == 0 else 0))
     for job in jobs:
         total.update(job.result())
 
@@ -505,6 +535,8 @@ def get_parser():
     p.add_argument("--train", nargs="+", required=True,
                    help="encoded training text files, concatenated in this order (parallel data: prefixes)")
     p.add_argument("--valid", help="encoded validation file (parallel data: prefix), binarized into shard0")
+    p.add_argument("--test", help="encoded test file (parallel data: prefix), binarized into shard0 as split 'test' "
+                                   "(fairseq-generate DATA_BIN/shard0 --gen-subset test)")
     p.add_argument("--valid-lines", type=int, default=0,
                    help="instead of --valid: hold out the first this many training lines as validation set")
     p.add_argument("-s", "--source-lang", help="parallel data: source suffix")
@@ -543,7 +575,8 @@ def main(argv=None):
         print(f"error: {e}\nfinished shards are kept; rerun to redo the others", file=sys.stderr)
         sys.exit(1)
     logger.info("done: %s", result)
-    logger.info("train with: fairseq-train %s ...", result["data"])
+    logger.info("next: %s\n(how to use this data-bin, its dictionary and its splits: %s)", result["next"],
+                result["readme"])
     report.emit(result)
 
 

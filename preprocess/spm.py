@@ -18,9 +18,13 @@ Training reads every input once but keeps only a random sample of --input-senten
 so memory is bounded. SentencePiece skips lines longer than --max-sentence-length bytes: with one
 document a line, raise it (e.g. 65536) or long documents never reach the sample. The outputs are
 written under temporary names and renamed; PREFIX.dict.txt, renamed last, marks a complete run.
+SentencePiece's refusals end in one message with the fix (exit 2, see training_error): a
+--vocab-size above what the corpus yields (with the largest it accepts), one below the characters
+it must hold, input with no line to train on.
 """
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -34,15 +38,54 @@ from preprocess.fairseq_dict import write_dict
 from preprocess.textio import _LINE_BREAKS, InputError, decode_line
 
 
+def training_error(message, args):
+    """The InputError (what to do) for a SentencePiece training failure ``message`` (its
+    RuntimeError text, e.g. "INTERNAL: src/trainer_interface.cc(744) [...] Vocabulary size too high
+    (32000). Please set it to a value <= 6125."), or None when it is not about the input or options.
+
+    The rules are SentencePiece's checks in trainer_interface.cc: a vocabulary larger than the
+    pieces the corpus yields; one smaller than the characters --character-coverage keeps (plus
+    the <unk> piece); no sentence read (empty input, or every line over --max-sentence-length)."""
+    inputs = " ".join(args.input)
+    m = re.search(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)", message)
+    if m:
+        asked, most = map(int, m.groups())
+        return InputError(
+            f"--vocab-size {asked} is more than this corpus supports (at most {most} pieces from {inputs}): "
+            f"set --vocab-size {most} or less, or train on more text")
+    m = re.search(r"Vocabulary size is smaller than required_chars\. (\d+) vs (\d+)", message)
+    if m:
+        asked, least = map(int, m.groups())
+        return InputError(
+            f"--vocab-size {asked} is fewer than the {least} pieces this corpus needs (its characters kept by "
+            f"--character-coverage {args.character_coverage:g}, and <unk>): set --vocab-size {least} or more, "
+            f"or lower --character-coverage")
+    if "!sentences_.empty()" in message:
+        raise_it = "raise it" + (", e.g. to 65536 for one document a line" if args.max_sentence_length < 65536 else "")
+        return InputError(
+            f"no line to train on in {inputs}: the input is empty, or every line is longer than "
+            f"--max-sentence-length {args.max_sentence_length} bytes ({raise_it})")
+    return None
+
+
 def train(args):
     tmp = args.model_prefix + ".tmp"
-    spm.SentencePieceTrainer.train(
-        input=",".join(args.input), model_prefix=tmp, vocab_size=args.vocab_size,
-        model_type=args.model_type, character_coverage=args.character_coverage,
-        input_sentence_size=args.input_sentence_size, shuffle_input_sentence=True,
-        max_sentence_length=args.max_sentence_length,
-        num_threads=args.workers, bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2,
-    )
+    for path in args.input:
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such file (--input: raw text files)")
+    try:
+        spm.SentencePieceTrainer.train(
+            input=",".join(args.input), model_prefix=tmp, vocab_size=args.vocab_size,
+            model_type=args.model_type, character_coverage=args.character_coverage,
+            input_sentence_size=args.input_sentence_size, shuffle_input_sentence=True,
+            max_sentence_length=args.max_sentence_length,
+            num_threads=args.workers, bos_id=-1, eos_id=-1, unk_id=0, minloglevel=2,
+        )
+    except RuntimeError as e:
+        error = training_error(str(e), args)
+        if error is None:
+            raise
+        raise error from None
     for ext in (".model", ".vocab"):
         os.replace(tmp + ext, args.model_prefix + ext)
     sp = spm.SentencePieceProcessor(model_file=args.model_prefix + ".model")

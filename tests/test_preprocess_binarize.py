@@ -67,7 +67,7 @@ def test_round_trip_and_shard_union_equal_the_encoded_text(work):
     assert abs(len(shards[0]) - len(shards[1])) <= 1
     assert read_back(work / "bin1/shard0/train", dictionary) == lines  # the unsharded data
     assert "<unk>" not in " ".join(lines) and not (work / "bin/shard1/valid.idx").exists()
-    assert not (work / "bin/.text").exists() and sorted(os.listdir(work / "bin")) == ["plan.json", "shard0", "shard1"]
+    assert not (work / "bin/.text").exists() and sorted(os.listdir(work / "bin")) == ["README.txt", "data-path", "plan.json", "shard0", "shard1"]
 
 
 def test_fairseq_train_cycles_through_the_shards(work):
@@ -101,7 +101,7 @@ def test_rerun_skips_finished_shards_and_redoes_an_interrupted_one(work, tmp_pat
     assert out["shards_skipped"] == 1 and out["shards_binarized"] == 1
     assert (tmp_path / "bin/shard1/train.bin").read_bytes() == before
     assert (tmp_path / "bin/shard0/train.bin").stat().st_ino == shard0_inode  # untouched
-    assert sorted(os.listdir(tmp_path / "bin")) == ["plan.json", "shard0", "shard1"]
+    assert sorted(os.listdir(tmp_path / "bin")) == ["README.txt", "data-path", "plan.json", "shard0", "shard1"]
     # a rerun with another plan is refused instead of mixing shards
     proc = run_script("binarize.py", *args[:-4], "--destdir", "bin", "--shards", "3", cwd=tmp_path)
     assert proc.returncode == 2 and "different shards" in proc.stderr

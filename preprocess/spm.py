@@ -140,4 +140,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from unilmv2_cli import console  # a closed stdout (| head) ends quietly with 141
+
+    sys.exit(console(main))

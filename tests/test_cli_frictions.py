@@ -129,3 +129,29 @@ def test_export_encoder_refuses_other_tasks_and_exports_pmlm(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "wrote encoder.pt (0 pre-training-only tensors dropped)" in proc.stderr
     assert torch.load(tmp_path / "encoder.pt", weights_only=False)["cfg"]["task"]["_name"] == "pmlm"
+
+
+def test_preprocess_scripts_end_quietly_on_a_closed_stdout(tmp_path):
+    """``python preprocess/spm.py encode ... | head`` and ``wordpiece.py dict --print-map | head``."""
+    import sentencepiece
+
+    text = tmp_path / "text.txt"
+    text.write_text("".join(f"the cat number {i} sat on the mat and looked at dog {i % 7}\n" for i in range(300)))
+    sentencepiece.SentencePieceTrainer.train(input=str(text), model_prefix=str(tmp_path / "m"), vocab_size=40,
+                                             minloglevel=2)
+    (tmp_path / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\ncat\n##s\n")
+    for args, stdin in (
+        ([str(REPO / "preprocess/spm.py"), "encode", "--model", str(tmp_path / "m.model")], text),
+        ([str(REPO / "preprocess/wordpiece.py"), "dict", "--vocab", str(tmp_path / "vocab.txt"),
+          "--output", str(tmp_path / "dict.txt"), "--print-map"], None),
+    ):
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            with open(stdin or os.devnull) as source:
+                proc = subprocess.run([sys.executable, *args], stdin=source, stdout=write_end, stderr=subprocess.PIPE,
+                                      text=True, cwd=tmp_path, timeout=120)
+        finally:
+            os.close(write_end)
+        assert proc.returncode == 141, proc.stderr
+        assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr

@@ -14,6 +14,7 @@ from fairseq.models import FairseqEncoder, FairseqEncoderDecoderModel, FairseqIn
 from ..masking.attention import role_attention_mask
 from ..masking.seq2seq import decoder_layout, source_attention_mask
 from ..modules.transformer import UniLMTransformer
+from .checkpoint_fit import VOCAB_KEY, vocabulary_message
 from .unilmv2 import drop_pretraining_only
 
 logger = logging.getLogger(__name__)
@@ -183,11 +184,8 @@ def extend_position_embeddings(state_dict, rows: int, key="transformer.embed_pos
         state_dict[key] = table.repeat(reps, 1)[:rows].clone()
 
 
-def check_vocabulary(state_dict, expected: int, key="transformer.embed_tokens.weight"):
+def check_vocabulary(state_dict, expected: int, key=VOCAB_KEY):
+    """ValueError when the checkpoint's embedding table has another size than this dictionary's."""
     table = state_dict.get(key)
     if table is not None and table.size(0) != expected:
-        raise ValueError(
-            f"the checkpoint's vocabulary has {table.size(0)} entries but this task's dictionary (plus "
-            f"<mask>, <pseudo>) has {expected}: binarize with fairseq-preprocess --srcdict set to the "
-            f"pre-training data-bin's dict.txt (and --joined-dictionary for seq2seq)"
-        )
+        raise ValueError(vocabulary_message("the checkpoint", table.size(0), expected))

@@ -1,10 +1,22 @@
 """What both tasks share: one dictionary for source and target (one Transformer, one
-embedding table). Every example of every split is batched: see ``data/batching.py``."""
+embedding table), the criteria each task trains with, and a check that the checkpoint
+fairseq-train is about to load fits the model. Every example of every split is batched: see
+``data/batching.py``."""
+import os
+
+from fairseq.criterions import CRITERION_REGISTRY
 from fairseq.tasks import FairseqTask
+from omegaconf import DictConfig
+
+from ..models.checkpoint_fit import misfit_message, read_checkpoint
 
 
 class UniLMTask(FairseqTask):
     dictionary = None  # set by the subclass: the one vocabulary of the one Transformer
+    # Set by the subclass: criterion classes whose batches and model calls fit the task (a
+    # criterion registered as a subclass of one fits too), and the flag naming the right one.
+    criterion_classes = ()
+    criterion_hint = ""
 
     @property
     def source_dictionary(self):
@@ -13,3 +25,61 @@ class UniLMTask(FairseqTask):
     @property
     def target_dictionary(self):
         return self.dictionary
+
+    def dictionary_path(self) -> str:
+        """The dictionary file this task read (for messages)."""
+        return ""
+
+    def build_criterion(self, cfg, from_checkpoint=False):
+        """Refuse a criterion built for the other task (or fairseq's default ``cross_entropy``
+        on pre-training) before it fails in its first forward with a ``KeyError``/``TypeError``."""
+        name = criterion_name(cfg)
+        cls = CRITERION_REGISTRY.get(name)
+        if cls is None or not issubclass(cls, self.criterion_classes):
+            task = self.cfg._name if isinstance(self.cfg, DictConfig) else type(self).__name__
+            default = " (fairseq's default when --criterion is not given)" if name == "cross_entropy" else ""
+            raise ValueError(f"--task {task} does not train with --criterion {name}{default}: {self.criterion_hint}")
+        return super().build_criterion(cfg, from_checkpoint=from_checkpoint)
+
+    def check_checkpoint_fits(self, model, model_cfg):
+        """Raise ValueError, before fairseq's trainer buries it, when the checkpoint fairseq-train
+        will load (resume or --finetune-from-model) does not fit ``model``."""
+        found = checkpoint_to_load(model_cfg)
+        if found is None:
+            return
+        path, source = found
+        message = misfit_message(source, read_checkpoint(path), model, model_cfg, self.dictionary_path())
+        if message:
+            raise ValueError(message)
+
+
+def criterion_name(cfg):
+    if isinstance(cfg, str):
+        return cfg
+    if isinstance(cfg, DictConfig):
+        return cfg.get("_name", None)
+    return getattr(cfg, "criterion", None) or getattr(cfg, "_name", None)
+
+
+def checkpoint_to_load(model_cfg):
+    """``(path, description)`` of the checkpoint fairseq-train will load into the model built from
+    ``model_cfg``, or None (nothing to load, or not run by fairseq-train). Follows
+    ``fairseq.checkpoint_utils.load_checkpoint``: ``--save-dir``'s checkpoint_last.pt if it
+    exists, else ``--continue-once`` or ``--finetune-from-model``; or ``--restore-file``."""
+    root = model_cfg._get_parent() if isinstance(model_cfg, DictConfig) else None
+    ck = root.get("checkpoint", None) if root is not None else None
+    if ck is None or ck.get("restore_file", None) is None:
+        return None
+    suffix = ck.get("checkpoint_suffix", "") or ""
+    if ck.restore_file == "checkpoint_last.pt":
+        last = os.path.join(ck.save_dir, f"checkpoint_last{suffix}.pt")
+        if os.path.isfile(last):
+            return last, (f"the checkpoint {last} that this run resumes (it is in --save-dir {ck.save_dir}; "
+                          f"give a new run its own --save-dir)")
+        for flag, name in (("--continue-once", "continue_once"), ("--finetune-from-model", "finetune_from_model")):
+            path = ck.get(name, None)
+            if path and os.path.isfile(path):
+                return path, f"{flag} {path}"
+        return None
+    path = ck.restore_file.replace(".pt", suffix + ".pt")
+    return (path, f"--restore-file {path}") if os.path.isfile(path) else None

@@ -18,6 +18,7 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import register_task
 from omegaconf import II, MISSING
 
+from ..criterions.pmlm import PMLMCriterion
 from ..data.objective_dataset import ObjectiveDataset
 from ..masking.example import MaskingVocab
 from ..masking.maelm import build_maelm_example
@@ -26,6 +27,7 @@ from ..masking.mpnet import build_mpnet_example
 from ..masking.pmlm import build_pmlm_example
 from ..masking.spans import SpanConfig
 from .base import UniLMTask
+from .databin import check_data_dirs, wrong_databin_message
 from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
@@ -96,6 +98,9 @@ class PMLMTaskConfig(FairseqDataclass):
 @register_task("pmlm", dataclass=PMLMTaskConfig)
 class PMLMTask(UniLMTask):
     cfg: PMLMTaskConfig
+    criterion_classes = (PMLMCriterion,)
+    criterion_hint = ("pass --criterion pmlm, the loss of every --objective (--criterion unilm_seq2seq and "
+                      "label_smoothed_cross_entropy belong to --task unilm_seq2seq fine-tuning)")
 
     def __init__(self, cfg: PMLMTaskConfig, dictionary: Dictionary):
         super().__init__(cfg)
@@ -108,6 +113,10 @@ class PMLMTask(UniLMTask):
         paths = utils.split_paths(cfg.data)
         if not paths:
             raise ValueError("--task pmlm needs a data-bin directory (positional DATA argument)")
+        check_data_dirs(paths, "pmlm")
+        problem = wrong_databin_message(paths[0], "pmlm")
+        if problem:
+            raise ValueError(problem)
         return cls(cfg, load_dictionary(os.path.join(paths[0], "dict.txt")))
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
@@ -195,8 +204,13 @@ class PMLMTask(UniLMTask):
             )
         return probs
 
+    def dictionary_path(self):
+        return os.path.join(utils.split_paths(self.cfg.data)[0], "dict.txt")
+
     def build_model(self, cfg, from_checkpoint=False):
         model = super().build_model(cfg, from_checkpoint)
+        if not from_checkpoint:
+            self.check_checkpoint_fits(model, cfg)
         if self.cfg.tokens_per_sample > model.max_positions():
             raise ValueError(
                 f"--tokens-per-sample {self.cfg.tokens_per_sample} exceeds the model's "

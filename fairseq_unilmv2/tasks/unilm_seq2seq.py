@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from fairseq import utils
+from fairseq.criterions.cross_entropy import CrossEntropyCriterion
+from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
 from fairseq.data import data_utils, indexed_dataset
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import register_task
@@ -13,6 +15,7 @@ from omegaconf import II, MISSING, DictConfig, open_dict
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
 from ..models.seq2seq import UniLMSeq2SeqModel
 from .base import UniLMTask
+from .databin import check_data_dirs, wrong_databin_message
 from .dictionary import add_special_symbols, load_dictionary
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,10 @@ class UniLMSeq2SeqConfig(FairseqDataclass):
 @register_task("unilm_seq2seq", dataclass=UniLMSeq2SeqConfig)
 class UniLMSeq2SeqTask(UniLMTask):
     cfg: UniLMSeq2SeqConfig
+    # --criterion unilm_seq2seq is label_smoothed_cross_entropy with s2s-ft's 0.1 smoothing
+    criterion_classes = (LabelSmoothedCrossEntropyCriterion, CrossEntropyCriterion)
+    criterion_hint = ("pass --criterion unilm_seq2seq (label-smoothed cross-entropy over the target; "
+                      "--criterion pmlm belongs to --task pmlm pre-training)")
 
     def __init__(self, cfg: UniLMSeq2SeqConfig, dictionary):
         super().__init__(cfg)
@@ -80,6 +87,10 @@ class UniLMSeq2SeqTask(UniLMTask):
         paths = utils.split_paths(cfg.data)
         if not paths:
             raise ValueError("--task unilm_seq2seq needs a data-bin directory (positional DATA argument)")
+        check_data_dirs(paths, "unilm_seq2seq")
+        problem = wrong_databin_message(paths[0], "unilm_seq2seq")
+        if problem:
+            raise ValueError(problem)
         if cfg.source_lang is None or cfg.target_lang is None:
             cfg.source_lang, cfg.target_lang = data_utils.infer_language_pair(paths[0])
         if cfg.source_lang is None:
@@ -155,10 +166,16 @@ class UniLMSeq2SeqTask(UniLMTask):
                 f"raise --max-positions (a shorter pre-trained position table is tiled to fit)"
             )
         self.seq2seq_mode = cfg.seq2seq_mode
-        return UniLMSeq2SeqModel(
+        model = UniLMSeq2SeqModel(
             cfg, base.transformer, self.dictionary, cfg.seq2seq_mode, self.pseudo_idx,
             self.cfg.max_source_positions, self.cfg.max_target_positions,
         )
+        if not from_checkpoint:
+            self.check_checkpoint_fits(model, cfg)
+        return model
+
+    def dictionary_path(self):
+        return os.path.join(utils.split_paths(self.cfg.data)[0], f"dict.{self.cfg.source_lang}.txt")
 
     def _limits_from_checkpoint(self, model_cfg):
         """Decode with the position limits the model was fine-tuned with, unless the user gave

@@ -1,6 +1,6 @@
 """Blockwise span sampling and factorization order for PMLM (Bao et al. 2020, §3.3).
 
-Our defaults (the paper's exact recipe is not public; §3.3 and Appendix give the rates): mask 15% of the
+Our defaults (our reading of the paper's §3.3; its pre-training code is not public, so unverified): mask 15% of the
 maskable tokens; each span is an n-gram with n ~ U{2..6} 40% of the time and a single token
 60% of the time; spans do not overlap; the factorization order is a uniformly random
 permutation of the spans (each span is one step, predicted jointly). Every objective chooses its

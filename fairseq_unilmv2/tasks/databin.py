@@ -67,5 +67,7 @@ def wrong_databin_message(path: str, task: str) -> str:
         return (
             f"{path} holds the shards {', '.join(os.path.basename(s) for s in shards)}, not a data-bin: pass them "
             f"colon-separated, e.g. {':'.join(shards[:2])}{':...' if len(shards) > 2 else ''}"
+            + (f" (all of them: \"$(cat {os.path.join(path, 'data-path')})\"; see {os.path.join(path, 'README.txt')}; "
+               f"evaluate and generate on {shards[0]})" if os.path.exists(os.path.join(path, "data-path")) else "")
         )
     return ""

@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 OBJECTIVE_CHOICES = ChoiceEnum(["pmlm", "mlm", "mpnet", "maelm"])
 # Per-objective defaults of the options left unset (None):
-# PMLM: n-gram spans 40% of the time (README §7); BERT/RoBERTa, MPNet's token mode and MAE-LM
+# PMLM: n-gram spans 40% of the time (our reading of the paper, §3.3; unverified); BERT/RoBERTa, MPNet's token mode and MAE-LM
 # mask single tokens. MAE-LM removes every chosen token (no random or kept ones).
 NGRAM_PROB = {"pmlm": 0.4, "mlm": 0.0, "mpnet": 0.0, "maelm": 0.0}
 # (random_token_prob, leave_unmasked_prob) of the [M] positions. PMLM keeps no token: every [P]

@@ -14,7 +14,7 @@ SMALL = {
     "ARCH": "unilmv2_tiny", "VOCAB": "1000", "TOKENS": "128", "VALID_LINES": "30",
     "BATCH": "16", "UPDATE_FREQ": "1", "UPDATES": "12", "WARMUP": "3",
     "FT_BATCH": "16", "FT_UPDATE_FREQ": "1", "FT_UPDATES": "12", "FT_WARMUP": "3",
-    "SRC_LEN": "256", "TGT_LEN": "64", "WORKERS": "2",
+    "SRC_LEN": "128", "TGT_LEN": "32", "WORKERS": "2",
 }
 
 

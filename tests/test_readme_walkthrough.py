@@ -1,6 +1,7 @@
-"""README.md's "Your own data, step by step", run as written: its bash blocks, in order, with
+"""README.md's "Your own data, step by step" and "From Python", run as written: its bash blocks, in order, with
 the settings block replaced by small values, on bundled real text (a news corpus and aclsum
 papers), from a directory outside the clone. The page cannot drift from the code."""
+import ast
 import json
 import re
 import shlex
@@ -49,3 +50,11 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     hyps = (tmp_path / "work" / "test.hyp").read_text().splitlines()
     assert len(hyps) == len((raw / "test.tgt").read_text().splitlines()) == 100
     assert list(elsewhere.iterdir()) == []  # nothing written where the commands ran
+
+    # "From Python": the README's example on the walkthrough's outputs
+    example = re.search(r"## From Python\n\n```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    example = example.replace("/path/to/", str(tmp_path / "work") + "/")
+    proc = subprocess.run([sys.executable, "-c", example], cwd=elsewhere, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summaries = ast.literal_eval(proc.stdout.strip().splitlines()[-1])  # the printed list of strings
+    assert isinstance(summaries, list) and len(summaries) == 1 and isinstance(summaries[0], str)

@@ -379,7 +379,8 @@ def main(argv=None):
         print(f"error: a tokenizer worker process died ({e}; killed, e.g. out of memory?): the output being "
               f"written was removed, finished files are kept; rerun (with fewer --workers or a smaller "
               f"--chunk-bytes if memory ran out)", file=sys.stderr)
-        sys.exit(1)
+        sys.stderr.flush()
+        os._exit(1)  # not sys.exit: the broken executor's threads may never join (preprocess/parallel.py)
     logger.info("done: %s", result)
     report.emit(result)
 

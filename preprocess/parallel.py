@@ -36,7 +36,10 @@ def ordered_map(fn, items, workers, initializer=None, initargs=(), max_in_flight
     finally:
         for future in pending:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # After a worker died, the executor's own clean-up can block for good (a queue lock the
+        # dead worker held; seen under load): do not wait for it. The caller then exits with
+        # os._exit (encode.py), which also skips concurrent.futures' join at interpreter exit.
+        pool.shutdown(wait=not getattr(pool, "_broken", False), cancel_futures=True)
 
 
 def _init(initializer, initargs):

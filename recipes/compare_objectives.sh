@@ -3,7 +3,7 @@
 # optimiser, number of updates and seed; then each checkpoint fine-tuned the same way on aclsum
 # summarisation (plus a run from random initialisation as the floor). Writes WORKDIR/results.md
 # (markdown table) and WORKDIR/loss_curves.png, and prints the table.
-#   bash recipes/compare_objectives.sh [WORKDIR]          (default runs/compare; ~35 min on 2 cores)
+#   bash recipes/compare_objectives.sh [WORKDIR]          (default runs/compare; about an hour on 2 cores)
 # Environment: UPDATES (pre-training, 450), FT_UPDATES (fine-tuning, 500), SEED (1),
 #   OBJECTIVES ("pmlm mlm mpnet maelm"), MAE_DECODER_LAYERS (1; see below).
 set -euo pipefail

@@ -8,7 +8,9 @@
 #                 between summary sentences, as some CNN/DM releases have, is removed).
 #                 squad_qg: src = "answer [SEP] passage" as you prepare it, tgt = the question.
 # PRETRAINED_DIR: checkpoint.pt (from --task pmlm), dict.txt (its data-bin dictionary) and
-#                 spm.model (the SentencePiece model that data was encoded with).
+#                 spm.model (the SentencePiece model that data was encoded with); after README's
+#                 steps 1-4: ck-pretrain/checkpoint_last.pt, spm.dict.txt and spm.model under those
+#                 names. ARCH (default unilmv2_base) is the pre-trained model's --arch.
 # Settings follow s2s-ft (microsoft/unilm s2s-ft README): CNN/DM src 608 / tgt 160, target-mask 0.7,
 # beam 5, length penalty 0 (raw log-prob sum, as s2s-ft's lp 0), min length 48, trigram
 # blocking; XSum src 720 / tgt 48, target-mask 0.4, beam 8, length penalty 0.9; both lr 7e-5,
@@ -16,9 +18,11 @@
 # s2s-ft README (unverified): src 464 / tgt 48, beam 5, scored with BLEU-4.
 # Batch 64 = --batch-size 8 x --update-freq (8 / number of GPUs); set UPDATE_FREQ to change it.
 set -euo pipefail
+[ $# -ge 3 ] || { sed -n '2,19p' "$0"; exit 2; }
+# paths as the caller gave them, before changing to the repository root
+TASK=$1 DATA=$(realpath -m "$2") PRE=$(realpath -m "$3") W=$(realpath -m "${4:-runs/$1}")
+ARCH=${ARCH:-unilmv2_base}  # the pre-trained model's --arch
 cd "$(dirname "$0")/.."
-[ $# -ge 3 ] || { sed -n '2,20p' "$0"; exit 2; }
-TASK=$1 DATA=$2 PRE=$3 W=${4:-runs/$1}
 case $TASK in
   cnndm)    SRC=608 TGT=160 MASK=0.7 STEPS=45000 BEAM=5 LENPEN=0   MINLEN=48 NGRAM=3 METRIC=rouge ;;
   xsum)     SRC=720 TGT=48  MASK=0.4 STEPS=48000 BEAM=8 LENPEN=0.9 MINLEN=1  NGRAM=3 METRIC=rouge ;;
@@ -52,7 +56,7 @@ done
     --trainpref "$W/text/train" --validpref "$W/text/valid" --testpref "$W/text/test" --destdir "$W/bin" --workers 8
 
 S2S=(--user-dir "$USER_DIR" --task unilm_seq2seq -s src -t tgt --max-source-positions $SRC --max-target-positions $TGT)
-fairseq-train "$W/bin" "${S2S[@]}" --arch unilmv2_base --max-positions $MAXPOS \
+fairseq-train "$W/bin" "${S2S[@]}" --arch "$ARCH" --max-positions $MAXPOS \
     --finetune-from-model "$PRE/checkpoint.pt" --criterion unilm_seq2seq --label-smoothing 0.1 \
     --target-mask-prob $MASK --optimizer adam --adam-betas '(0.9,0.999)' --adam-eps 1e-8 --weight-decay 0.01 \
     --lr 7e-5 --lr-scheduler polynomial_decay --warmup-updates 1000 --total-num-update $STEPS --max-update $STEPS \
@@ -66,7 +70,7 @@ if [ "$NGRAM" -gt 0 ] && [ -n "$DOTS" ]; then NGRAM_FLAG+=(--no-repeat-ngram-ign
 fairseq-generate "$W/bin" "${S2S[@]}" --path "$W/checkpoints/checkpoint_last.pt" --gen-subset test \
     --beam $BEAM --lenpen $LENPEN --min-len $MINLEN --max-len-a 0 --max-len-b $TGT "${NGRAM_FLAG[@]}" \
     --batch-size 32 --post-process sentencepiece > "$W/generate.out"
-grep "^D-" "$W/generate.out" | sort -t- -k2 -n | cut -f3 > "$W/test.hyp"
+grep "^D-" "$W/generate.out" | sort -t- -k2 -n | cut -f3- > "$W/test.hyp"
 if [ $METRIC = rouge ]; then  # the scorer splits sentences (pySBD) on both sides for ROUGE-Lsum
   sed 's/ <q> / /g' "$DATA/test.tgt" > "$W/test.ref"
   unilmv2-score rouge --hyp "$W/test.hyp" --ref "$W/test.ref"

@@ -100,32 +100,33 @@ def test_overwrite_flag_is_refused_because_the_saved_data_bin_dictionary_would_n
     assert check_dict(str(tmp_path / "plain.txt")).unk_ids == {3}
 
 
+def _binarize_with_the_appended(spm_dir, tmp_path, name, extra_line):
+    """binarize.py on spm.dict.txt plus ``extra_line`` (repeating ``▁the``): (process, the added
+    line's number, the line where ``▁the`` was first listed)."""
+    lines = read_lines(spm_dir / "spm.dict.txt")
+    (tmp_path / name).write_text("\n".join([*lines, extra_line]) + "\n")
+    first = 1 + [line.rsplit(" ", 1)[0] for line in lines].index("\u2581the")
+    proc = run_script("binarize.py", "--dict", name, "--train", spm_dir / "enc.txt", "--destdir", "bin",
+                      cwd=tmp_path, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and not (tmp_path / "bin").exists()
+    return proc, len(lines) + 1, first
+
+
 def test_overwrite_flag_stops_binarize_before_any_output(spm_dir, tmp_path):
     """Review 2, fault 1: `▁the 1 #fairseq:overwrite` appended was binarized with exit 0 into a
     shard0/dict.txt listing ▁the twice, which every task then failed to load."""
-    lines = read_lines(spm_dir / "spm.dict.txt")
-    (tmp_path / "ow.txt").write_text("\n".join([*lines, "\u2581the 1 #fairseq:overwrite"]) + "\n")
-    first = 1 + [line.rsplit(" ", 1)[0] for line in lines].index("\u2581the")
-    proc = run_script("binarize.py", "--dict", "ow.txt", "--train", spm_dir / "enc.txt", "--destdir", "bin",
-                      cwd=tmp_path, timeout=120)
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert (f"ow.txt:{len(lines) + 1}: \u2581the is listed again with #fairseq:overwrite (first listed by line "
+    proc, line, first = _binarize_with_the_appended(spm_dir, tmp_path, "ow.txt", "\u2581the 1 #fairseq:overwrite")
+    assert (f"ow.txt:{line}: \u2581the is listed again with #fairseq:overwrite (first listed by line "
             f"{first})") in proc.stderr
-    assert "fairseq's Dictionary refuses to load it" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "bin").exists()
+    assert "fairseq's Dictionary refuses to load it" in proc.stderr
 
 
 def test_duplicate_in_dictionary_stops_binarize_before_any_output(spm_dir, tmp_path):
     """Issue 10, fault 9a: `▁the 5` listed twice used to write plan.json and end in fairseq's traceback."""
-    lines = read_lines(spm_dir / "spm.dict.txt")
-    (tmp_path / "dup.txt").write_text("\n".join([*lines, "\u2581the 5"]) + "\n")
-    first = 1 + [line.rsplit(" ", 1)[0] for line in lines].index("\u2581the")
-    proc = run_script("binarize.py", "--dict", "dup.txt", "--train", spm_dir / "enc.txt", "--destdir", "bin",
-                      cwd=tmp_path, timeout=120)
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert f"dup.txt:{len(lines) + 1}: \u2581the is listed again (first listed by line {first})" in proc.stderr
-    assert "remove this line" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "bin").exists()
+    proc, line, first = _binarize_with_the_appended(spm_dir, tmp_path, "dup.txt", "\u2581the 5")
+    assert f"dup.txt:{line}: \u2581the is listed again (first listed by line {first})" in proc.stderr
+    assert "remove this line" in proc.stderr
 
 
 # --- binarize: the <unk> rate; a failed run locks nothing; edited inputs -----------------------

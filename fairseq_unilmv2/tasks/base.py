@@ -61,13 +61,19 @@ def criterion_name(cfg):
     return getattr(cfg, "criterion", None) or getattr(cfg, "_name", None)
 
 
+def run_config(model_cfg, group):
+    """The ``group`` section (e.g. ``checkpoint``, ``task``) of the whole config that ``model_cfg``
+    belongs to, or None: fairseq hands build_model only ``cfg.model``, a node of that config."""
+    root = model_cfg._get_parent() if isinstance(model_cfg, DictConfig) else None
+    return root.get(group, None) if root is not None else None
+
+
 def checkpoint_to_load(model_cfg):
     """``(path, description)`` of the checkpoint fairseq-train will load into the model built from
     ``model_cfg``, or None (nothing to load, or not run by fairseq-train). Follows
     ``fairseq.checkpoint_utils.load_checkpoint``: ``--save-dir``'s checkpoint_last.pt if it
     exists, else ``--continue-once`` or ``--finetune-from-model``; or ``--restore-file``."""
-    root = model_cfg._get_parent() if isinstance(model_cfg, DictConfig) else None
-    ck = root.get("checkpoint", None) if root is not None else None
+    ck = run_config(model_cfg, "checkpoint")
     if ck is None or ck.get("restore_file", None) is None:
         return None
     suffix = ck.get("checkpoint_suffix", "") or ""

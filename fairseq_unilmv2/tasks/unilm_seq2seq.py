@@ -10,11 +10,11 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
 from fairseq.data import data_utils, indexed_dataset
 from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import register_task
-from omegaconf import II, MISSING, DictConfig, open_dict
+from omegaconf import II, MISSING, open_dict
 
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
 from ..models.seq2seq import UniLMSeq2SeqModel
-from .base import UniLMTask
+from .base import UniLMTask, run_config
 from .databin import check_data_dirs, wrong_databin_message
 from .dictionary import add_special_symbols, load_dictionary
 
@@ -207,9 +207,8 @@ def _recorded_limit(model_cfg, name):
     """The limit a checkpoint was fine-tuned with, or None. Checkpoints written before the model
     config recorded it hold it in their task config, the model config's parent node."""
     value = model_cfg.get(RECORD + name, None)
-    if value is None and isinstance(model_cfg, DictConfig):
-        root = model_cfg._get_parent()
-        task = root.get("task", None) if root is not None else None
+    if value is None:
+        task = run_config(model_cfg, "task")
         if task is not None and task.get("_name", None) == "unilm_seq2seq":
             value = task.get(name, None)
     return value

@@ -14,5 +14,8 @@ setup(
     entry_points={"console_scripts": [
         "unilmv2-score = unilmv2_cli:score",
         "unilmv2-export-encoder = unilmv2_cli:export_encoder",
+        "unilmv2-convert-hf = unilmv2_cli:convert_hf",
+        "unilmv2-export-hf = unilmv2_cli:export_hf",
+        "unilmv2-launch = unilmv2_cli:launch",
     ]},
 )

@@ -1,4 +1,5 @@
-"""Entry points of the console scripts ``unilmv2-score`` and ``unilmv2-export-encoder``.
+"""Entry points of the console scripts ``unilmv2-score``, ``unilmv2-export-encoder``,
+``unilmv2-convert-hf``, ``unilmv2-export-hf`` and ``unilmv2-launch``.
 
 They live outside the ``fairseq_unilmv2`` package on purpose. Importing anything under the
 package runs its ``__init__``, which imports fairseq (3-5 s, and fairseq's own log lines such as
@@ -76,8 +77,29 @@ def score(argv=None):
 
 def export_encoder(argv=None):
     """``unilmv2-export-encoder``: parse first, then import fairseq and this package."""
-    def main(argv):
-        args = _load_alone("export_encoder.py").build_parser().parse_args(argv)
-        return importlib.import_module(f"{PACKAGE}.export_encoder").run(args)
+    return console(_parse_then_run("export_encoder.py", "export_encoder"), argv)
 
-    return console(main, argv)
+
+def _parse_then_run(relative: str, module: str):
+    """A command whose module has ``build_parser()`` (argparse only) and ``run(args)``: parse with
+    the module loaded alone, then run the package's own module (fairseq imported, registered)."""
+    def main(argv):
+        args = _load_alone(relative).build_parser().parse_args(argv)
+        return importlib.import_module(f"{PACKAGE}.{module}").run(args)
+
+    return main
+
+
+def convert_hf(argv=None):
+    """``unilmv2-convert-hf``: a HuggingFace BERT/MiniLM/UniLM/MPNet folder -> a unilmv2 checkpoint."""
+    return console(_parse_then_run("hf/convert.py", "hf.convert"), argv)
+
+
+def export_hf(argv=None):
+    """``unilmv2-export-hf``: a unilmv2 checkpoint -> a folder transformers loads."""
+    return console(_parse_then_run("hf/export.py", "hf.export"), argv)
+
+
+def launch(argv=None):
+    """``unilmv2-launch``: start fairseq-train on N processes / several machines (stdlib only)."""
+    return console(_load_alone("launch.py").main, argv)

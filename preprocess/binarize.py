@@ -262,8 +262,20 @@ def _edited_inputs(old, new):
     return [p for p in now if p in before and before[p] != now[p]]
 
 
+def plugin_dir():
+    """The installed fairseq_unilmv2 package folder (found without importing it: no fairseq import here)."""
+    import importlib.util
+    spec = importlib.util.find_spec("fairseq_unilmv2")
+    if spec is None:
+        raise RuntimeError("fairseq_unilmv2 is not installed in this Python: run bash install.sh")
+    return spec.submodule_search_locations[0]
+
+
 def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, workers, test_prefix=None):
-    cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--srcdict", dict_path, "--trainpref", train_prefix,
+    # --task pmlm: the plugin's load_dictionary also reads the vocabulary-id dict.txt that
+    # unilmv2-convert-hf writes (fairseq's own Dictionary refuses its header line)
+    cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--user-dir", plugin_dir(), "--task", "pmlm",
+           "--srcdict", dict_path, "--trainpref", train_prefix,
            "--destdir", destdir, "--workers", str(workers), "--dataset-impl", "mmap"]
     if layout.langs:
         cmd += ["-s", layout.langs[0], "-t", layout.langs[1], "--joined-dictionary"]

@@ -14,7 +14,7 @@ from fairseq.utils import safe_getattr
 
 from ..masking.maelm import scatter_index, visible_index
 from ..modules.mae_decoder import MAEDecoder
-from ..modules.transformer import UniLMTransformer
+from ..modules.transformer import ACTIVATION, LAYER_NORM_EPS, UniLMTransformer
 
 
 @dataclass
@@ -30,6 +30,15 @@ class UniLMv2Config(FairseqDataclass):
     )
     rel_pos_max_distance: int = field(
         default=128, metadata={"help": "distance beyond which relative positions share a bucket"}
+    )
+    layer_norm_eps: float = field(
+        default=LAYER_NORM_EPS,
+        metadata={"help": "LayerNorm epsilon (BERT: 1e-12; unilmv2-convert-hf takes config.json's layer_norm_eps)"},
+    )
+    activation_fn: ChoiceEnum(["gelu", "gelu_accurate", "relu"]) = field(
+        default=ACTIVATION,
+        metadata={"help": "FFN and prediction-head activation, fairseq's names: gelu (erf, BERT's), gelu_accurate "
+                  "(tanh approximation, HF gelu_new), relu"},
     )
     dropout: float = field(default=0.1, metadata={"help": "dropout on embeddings and sublayer outputs"})
     attention_dropout: float = field(default=0.1, metadata={"help": "dropout on attention weights"})
@@ -66,6 +75,8 @@ class UniLMv2Model(BaseFairseqModel):
             dropout=cfg.dropout,
             attention_dropout=cfg.attention_dropout,
             activation_dropout=cfg.activation_dropout,
+            layer_norm_eps=safe_getattr(cfg, "layer_norm_eps", LAYER_NORM_EPS),  # absent in older checkpoints
+            activation=safe_getattr(cfg, "activation_fn", ACTIVATION),
         )
         self.mae_decoder = None
         if mae_decoder and cfg.mae_decoder_layers > 0:
@@ -85,6 +96,33 @@ class UniLMv2Model(BaseFairseqModel):
         if masked_tokens is not None:
             hidden = hidden[masked_tokens]  # project only where a loss is taken
         return self.transformer.lm_head(hidden)
+
+    def extract_features(self, src_tokens, segments=None):
+        """Final hidden states (B, T, C) of a right-padded batch ``src_tokens`` (B, T), as BERT
+        computes them: position ids 0..T-1, every token attends to every non-padding token,
+        segment (token type) 0 unless ``segments`` (B, T) says otherwise. Hidden states at padding
+        positions are computed too (BERT's numbering) and mean nothing. The API of fairseq's
+        RoBERTa; unilmv2-convert-hf's parity tests run through it."""
+        positions = torch.arange(src_tokens.size(1), device=src_tokens.device).expand_as(src_tokens)
+        real = src_tokens.ne(self.transformer.embed_tokens.padding_idx)
+        allowed = real.unsqueeze(1).expand(-1, src_tokens.size(1), -1)
+        return self.transformer(src_tokens, positions, allowed, segments)
+
+    def output_layer(self, features):
+        """MLM logits (..., V) of hidden states (..., C): V = len(task dictionary), including the
+        symbols the tasks append after the vocabulary (``<pseudo>``, and ``<mask>`` where the
+        vocabulary has none)."""
+        return self.transformer.lm_head(features)
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path, checkpoint_file="model.pt", data_name_or_path=".", **kwargs):
+        """fairseq's hub loading: ``hub.models[0]`` is the model, ``hub.task.source_dictionary`` its
+        dictionary. ``model_name_or_path``: the folder of ``checkpoint_file`` (e.g. unilmv2-convert-hf's
+        OUT_DIR); ``data_name_or_path``: the folder of dict.txt, relative to it or absolute."""
+        from fairseq import hub_utils
+
+        x = hub_utils.from_pretrained(model_name_or_path, checkpoint_file, data_name_or_path, **kwargs)
+        return hub_utils.GeneratorHubInterface(x["args"], x["task"], x["models"])
 
     def encode_visible(self, src_tokens, positions, visible):
         """MAE-LM's encoder pass: only the ``visible`` tokens (bool, B x L), left-packed, at their
@@ -130,7 +168,7 @@ def _sizes(args, layers, dim, heads):
     args.encoder_attention_heads = safe_getattr(args, "encoder_attention_heads", heads)
     defaults = UniLMv2Config()
     for name in ("max_positions", "num_segments", "rel_pos_buckets", "rel_pos_max_distance",
-                 "dropout", "attention_dropout", "activation_dropout", "seq2seq_mode", "mae_decoder_layers"):
+                 "layer_norm_eps", "activation_fn", "dropout", "attention_dropout", "activation_dropout", "seq2seq_mode", "mae_decoder_layers"):
         setattr(args, name, safe_getattr(args, name, getattr(defaults, name)))
 
 

@@ -12,6 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fairseq.utils import get_activation_fn
 
 from .relative_position import RelativePositionBias
 
@@ -65,36 +66,45 @@ def _segmented_attention(q, segments: Sequence[KeyValue], attn_mask):
     return out
 
 
+# BERT's LayerNorm epsilon and activation; checkpoints converted from other models carry theirs
+# (config.json's layer_norm_eps and hidden_act) in the model config.
+LAYER_NORM_EPS = 1e-12
+ACTIVATION = "gelu"  # fairseq's names: gelu (erf), gelu_accurate (tanh approximation), relu
+
+
 class TransformerLayer(nn.Module):
-    def __init__(self, dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout):
+    def __init__(self, dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout,
+                 layer_norm_eps=LAYER_NORM_EPS, activation=ACTIVATION):
         super().__init__()
         self.attn = SelfAttention(dim, heads, attention_dropout)
-        self.attn_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.attn_norm = nn.LayerNorm(dim, eps=layer_norm_eps)
         self.fc1 = nn.Linear(dim, ffn_dim)
         self.fc2 = nn.Linear(ffn_dim, dim)
-        self.ffn_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.ffn_norm = nn.LayerNorm(dim, eps=layer_norm_eps)
         self.dropout = nn.Dropout(dropout)
         self.activation_dropout = nn.Dropout(activation_dropout)
+        self.activation = get_activation_fn(activation)
 
     def forward(self, x, attn_mask, past: Sequence[KeyValue] = (), incremental: bool = False):
         h, kv = self.attn(x, attn_mask, past, incremental)
         x = self.attn_norm(x + self.dropout(h))
-        h = self.fc2(self.activation_dropout(F.gelu(self.fc1(x))))
+        h = self.fc2(self.activation_dropout(self.activation(self.fc1(x))))
         return self.ffn_norm(x + self.dropout(h)), kv
 
 
 class LMHead(nn.Module):
     """BERT's prediction head with the output projection tied to the input embeddings."""
 
-    def __init__(self, dim: int, embed_weight: nn.Parameter):
+    def __init__(self, dim: int, embed_weight: nn.Parameter, layer_norm_eps=LAYER_NORM_EPS, activation=ACTIVATION):
         super().__init__()
         self.dense = nn.Linear(dim, dim)
-        self.norm = nn.LayerNorm(dim, eps=1e-12)
+        self.norm = nn.LayerNorm(dim, eps=layer_norm_eps)
         self.weight = embed_weight
         self.bias = nn.Parameter(torch.zeros(embed_weight.size(0)))
+        self.activation = get_activation_fn(activation)
 
     def forward(self, x):
-        return F.linear(self.norm(F.gelu(self.dense(x))), self.weight, self.bias)
+        return F.linear(self.norm(self.activation(self.dense(x))), self.weight, self.bias)
 
 
 class UniLMTransformer(nn.Module):
@@ -113,6 +123,8 @@ class UniLMTransformer(nn.Module):
         dropout: float,
         attention_dropout: float,
         activation_dropout: float,
+        layer_norm_eps: float = LAYER_NORM_EPS,
+        activation: str = ACTIVATION,
     ):
         super().__init__()
         self.max_positions = max_positions
@@ -120,16 +132,17 @@ class UniLMTransformer(nn.Module):
         self.embed_tokens = nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
         self.embed_positions = nn.Embedding(max_positions, dim)
         self.embed_segments = nn.Embedding(num_segments, dim) if num_segments > 0 else None
-        self.embed_norm = nn.LayerNorm(dim, eps=1e-12)
+        self.embed_norm = nn.LayerNorm(dim, eps=layer_norm_eps)
         self.embed_dropout = nn.Dropout(dropout)
         self.rel_pos = (
             RelativePositionBias(rel_pos_buckets, rel_pos_max_distance, heads) if rel_pos_buckets > 0 else None
         )
         self.layers = nn.ModuleList(
-            TransformerLayer(dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout)
+            TransformerLayer(dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout,
+                             layer_norm_eps, activation)
             for _ in range(layers)
         )
-        self.lm_head = LMHead(dim, self.embed_tokens.weight)
+        self.lm_head = LMHead(dim, self.embed_tokens.weight, layer_norm_eps, activation)
         self.apply(init_bert_weights)
 
     def embed(self, tokens, positions, segments=None):

@@ -70,7 +70,7 @@ case $torch_action in
   *) echo "install.sh: could not inspect the installed torch ($torch_here)" >&2; exit 1 ;;
 esac
 
-for s in build fairseq runtime; do
+for s in build fairseq runtime nodeps; do
   [ -f "$tmp/$s.txt" ] || stage "$s" >"$tmp/$s.txt"
   sed -i 's/#.*//' "$tmp/$s.txt"
 done
@@ -87,6 +87,7 @@ if [ "$installed" != "$fairseq_pin" ] || ! "$PY" -c 'import fairseq.data.data_ut
 fi
 
 "$PY" -m pip install --quiet -r "$tmp/runtime.txt"
+"$PY" -m pip install --quiet --no-deps -r "$tmp/nodeps.txt"
 
 # --- perl modules of the official ROUGE-1.5.5.pl (one test compares our scorer with it) -----
 perl_missing() {

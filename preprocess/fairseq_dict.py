@@ -60,6 +60,9 @@ def check_dict(path):
     one id: line i (from 0) gets id 4 + i; ``<unk>`` (a word the dictionary lacks, or ``<unk>``
     written in the text) is always id 3 (``Dictionary.unk_index``).
     """
+    vocab = _vocab_ids().read(path)  # ValueError (FILE:LINE) on a damaged header/line
+    if vocab is not None:  # unilmv2-convert-hf's vocabulary-id dict.txt: ids as listed
+        return DictCheck(len(vocab.symbols), frozenset({vocab.symbols.index(vocab.roles["unk"])}))
     first_seen = {s: "fairseq's Dictionary itself (ids 0-3)" for s in FAIRSEQ_SPECIALS}
     n = 0
     try:
@@ -97,6 +100,23 @@ def check_dict(path):
         raise ValueError(f"{path} lists no symbol: every token would be <unk>; pass the dict.txt written by "
                          f"preprocess/spm.py train or preprocess/wordpiece.py dict")
     return DictCheck(n, frozenset({FAIRSEQ_UNK_ID}))
+
+
+def _vocab_ids():
+    """fairseq_unilmv2/vocab_ids.py (stdlib only), loaded by path: importing the package would
+    import fairseq."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    name = "_unilmv2_vocab_ids"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "fairseq_unilmv2" / "vocab_ids.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
 
 
 def _parse_dict_line(raw, path, lineno):

@@ -24,10 +24,15 @@ logger = logging.getLogger(__name__)
 
 def internal_symbol_ids(dictionary, mask_idx: int, pseudo_idx: int, random_high: int) -> List[int]:
     """Ids generation must never emit: ``<s>`` (never in a target; fairseq's ``Dictionary.string``
-    would silently strip it from the output), ``<mask>``, ``<pseudo>`` and every id from
+    would silently strip it from the output), every other special id below ``nspecial`` but
+    eos and unk, ``<mask>``, ``<pseudo>`` and every id from
     ``random_high`` on (fairseq-preprocess's ``madeupwordNNNN`` fillers come right before the two
     symbols the task appends; see ``tasks/dictionary.add_special_symbols``)."""
-    return sorted({dictionary.bos(), mask_idx, pseudo_idx, *range(random_high, len(dictionary))})
+    kept = {dictionary.pad(), dictionary.eos(), dictionary.unk()}  # pad: fairseq bans it itself
+    # Below nspecial: fairseq's <s> <pad> </s> <unk>, or a converted vocabulary's [PAD] [unusedN]
+    # [CLS] [SEP] [UNK] [MASK] (tasks/dictionary.VocabDictionary).
+    specials = (i for i in range(dictionary.nspecial) if i not in kept)
+    return sorted({dictionary.bos(), mask_idx, pseudo_idx, *specials, *range(random_high, len(dictionary))})
 
 
 def ignore_symbol_ids(dictionary, symbols: str) -> List[int]:

@@ -23,6 +23,8 @@ SIZE_FIELDS = (
     ("num_segments", "--num-segments"),
     ("rel_pos_buckets", "--rel-pos-buckets"),
     ("rel_pos_max_distance", "--rel-pos-max-distance"),
+    ("layer_norm_eps", "--layer-norm-eps"),
+    ("activation_fn", "--activation-fn"),
 )
 VOCAB_KEY = "transformer.embed_tokens.weight"
 POSITIONS_KEY = "transformer.embed_positions.weight"

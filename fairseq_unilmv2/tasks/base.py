@@ -9,6 +9,7 @@ from fairseq.tasks import FairseqTask
 from omegaconf import DictConfig
 
 from ..models.checkpoint_fit import misfit_message, read_checkpoint
+from .dictionary import load_dictionary
 
 
 class UniLMTask(FairseqTask):
@@ -17,6 +18,12 @@ class UniLMTask(FairseqTask):
     # criterion registered as a subclass of one fits too), and the flag naming the right one.
     criterion_classes = ()
     criterion_hint = ""
+
+    @classmethod
+    def load_dictionary(cls, filename):
+        """fairseq-preprocess ``--srcdict`` with ``--task pmlm``/``unilm_seq2seq`` reads dict.txt here:
+        fairseq's format or the vocabulary-id one of converted checkpoints (``vocab_ids.py``)."""
+        return load_dictionary(filename)
 
     @property
     def source_dictionary(self):

@@ -1,0 +1,271 @@
+"""``unilmv2-convert-hf HF_DIR OUT_DIR``: a HuggingFace BERT / MiniLM / UniLM (s2s-ft) / MPNet
+checkpoint as a ``unilmv2`` fairseq checkpoint.
+
+HF_DIR holds config.json, the weights (model.safetensors, preferred; a sharded
+model.safetensors.index.json; pytorch_model.bin or any single ``*.bin``, read with
+``weights_only=True``) and vocab.txt. HF_DIR may also name the weights file itself, with
+config.json and vocab.txt beside it.
+
+OUT_DIR receives:
+
+- ``model.pt``: a fairseq checkpoint of ``--task pmlm --arch unilmv2`` with the model's sizes,
+  LayerNorm epsilon, activation, position table and relative-position settings in its config;
+- ``dict.txt``: the vocabulary with its own ids (``fairseq_unilmv2/vocab_ids.py``), for
+  ``fairseq-preprocess --srcdict`` / ``preprocess/binarize.py --dict``;
+- ``vocab.txt`` and the tokenizer files of HF_DIR, for ``preprocess/encode.py --wordpiece-vocab``;
+- ``train_flags.txt``: the fairseq-train flags that build this model (also printed).
+
+The vocabulary's ``[MASK]`` stays the MLM mask; ``<pseudo>`` (UniLMv2's [P]) is appended after
+the vocabulary, its embedding and output bias copied from ``[MASK]``'s, because s2s-ft feeds
+``[MASK]`` as the pseudo token when fine-tuning UniLM checkpoints.
+
+Everything is written to a temporary folder beside OUT_DIR and renamed at the end: OUT_DIR is
+either complete or untouched. This module imports only argparse at module level (the console
+script parses before importing fairseq).
+"""
+import argparse
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")
+# The symbols playing fairseq's roles, per format, unless tokenizer_config.json names others.
+DEFAULT_ROLES = {
+    "bert": {"bos": "[CLS]", "pad": "[PAD]", "eos": "[SEP]", "unk": "[UNK]", "mask": "[MASK]"},
+    "mpnet": {"bos": "<s>", "pad": "<pad>", "eos": "</s>", "unk": "[UNK]", "mask": "<mask>"},
+}
+DEFAULT_ROLES["unilm"] = DEFAULT_ROLES["bert"]
+_TOKENIZER_KEYS = {"bos": "cls_token", "pad": "pad_token", "eos": "sep_token", "unk": "unk_token", "mask": "mask_token"}
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="unilmv2-convert-hf",
+        description="Convert a HuggingFace BERT / MiniLM / UniLM (s2s-ft) / MPNet checkpoint into a unilmv2 "
+                    "fairseq checkpoint (OUT_DIR/model.pt) with a dictionary keeping the vocabulary's ids "
+                    "(OUT_DIR/dict.txt).",
+    )
+    p.add_argument("hf_dir", metavar="HF_DIR",
+                   help="folder with config.json, model.safetensors or pytorch_model.bin (or one *.bin) and "
+                        "vocab.txt; or the weights file itself, with config.json and vocab.txt beside it")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder to create (must not exist, or be empty)")
+    p.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
+    return p
+
+
+def run(args) -> int:
+    import json
+    import logging
+    import os
+    import shutil
+    import sys
+    import tempfile
+
+    from .formats import FormatError
+
+    logging.basicConfig(format="%(levelname)s | %(message)s", level=logging.INFO, stream=sys.stderr)
+    out = os.path.abspath(args.out_dir)
+    if os.path.exists(out) and os.listdir(out) and not args.force:
+        print(f"unilmv2-convert-hf: {out} exists and is not empty: pass --force to replace it, or another OUT_DIR",
+              file=sys.stderr)
+        return 2
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", dir=parent)
+    try:
+        try:
+            flags, notes = convert(args.hf_dir, tmp, final_dir=out)
+        except (FormatError, FileNotFoundError, ValueError) as e:
+            print(f"unilmv2-convert-hf: {e}", file=sys.stderr)
+            return 2
+        os.chmod(tmp, 0o755)  # mkdtemp's folder is private
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(json.dumps({"checkpoint": os.path.join(out, "model.pt"), "dict": os.path.join(out, "dict.txt"),
+                      "train_flags": flags}, indent=1))
+    return 0
+
+
+def find_files(hf_dir: str):
+    """``(folder, weights_path)``. Raises FileNotFoundError naming what is missing."""
+    import glob
+    import os
+
+    if os.path.isfile(hf_dir):
+        return os.path.dirname(os.path.abspath(hf_dir)), hf_dir
+    if not os.path.isdir(hf_dir):
+        raise FileNotFoundError(f"{hf_dir} does not exist")
+    for name in WEIGHT_FILES:
+        if os.path.isfile(os.path.join(hf_dir, name)):
+            return hf_dir, os.path.join(hf_dir, name)
+    bins = sorted(glob.glob(os.path.join(hf_dir, "*.bin")))
+    if len(bins) == 1:
+        return hf_dir, bins[0]
+    found = ", ".join(sorted(os.listdir(hf_dir))[:10]) or "nothing"
+    raise FileNotFoundError(f"{hf_dir} holds no weights ({' / '.join(WEIGHT_FILES)} or a single *.bin); found: {found}")
+
+
+def read_weights(path: str):
+    """name -> tensor from safetensors (one file or a sharded index) or a torch .bin (weights_only)."""
+    import json
+    import os
+
+    import torch
+
+    if path.endswith(".index.json"):
+        with open(path) as f:
+            shards = sorted(set(json.load(f)["weight_map"].values()))
+        state = {}
+        for shard in shards:
+            state.update(read_weights(os.path.join(os.path.dirname(path), shard)))
+        return state
+    if path.endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        return load_file(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle refusals and damaged files alike
+        raise ValueError(f"{path}: cannot be read as a torch state dict with weights_only=True ({e})") from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{path}: not a state dict (name -> tensor)")
+    return state
+
+
+def read_roles(folder: str, fmt: str, vocab):
+    """fairseq's roles -> vocabulary symbols, from tokenizer_config.json / special_tokens_map.json
+    where they name them, else the format's defaults. A role whose symbol the vocabulary lacks is
+    an error, except ``mask`` (then the tasks append ``<mask>``)."""
+    import json
+    import os
+
+    roles = dict(DEFAULT_ROLES[fmt])
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                config = json.load(f)
+            for role, key in _TOKENIZER_KEYS.items():
+                value = config.get(key)
+                if isinstance(value, dict):  # AddedToken serialised
+                    value = value.get("content")
+                if isinstance(value, str) and value:
+                    roles[role] = value
+    present = set(vocab)
+    for role, symbol in list(roles.items()):
+        if symbol not in present:
+            if role == "mask":
+                del roles[role]
+                continue
+            raise ValueError(f"{folder}/vocab.txt has no {symbol!r}, the {role} token of this {fmt} model")
+    return roles
+
+
+def convert(hf_dir: str, out_dir: str, final_dir: str = None):
+    """Write model.pt, dict.txt, the tokenizer files and train_flags.txt into ``out_dir``.
+    Returns ``(train_flags, notes)``. Raises FormatError / FileNotFoundError / ValueError."""
+    import json
+    import os
+    import shutil
+
+    import torch
+
+    from .. import vocab_ids
+    from ..tasks.dictionary import PSEUDO_SYMBOL
+    from .checkpoint import save_checkpoint, train_flags
+    from .formats import FormatError, detect_format, hf_to_ours, model_settings, position_offset
+
+    folder, weights_path = find_files(hf_dir)
+    config_path, vocab_path = os.path.join(folder, "config.json"), os.path.join(folder, "vocab.txt")
+    for path, what in ((config_path, "the model's settings"), (vocab_path, "the WordPiece vocabulary")):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path} not found: it holds {what}")
+    with open(config_path, encoding="utf-8") as f:
+        config = json.load(f)
+    fmt = detect_format(config)
+    settings = model_settings(config, fmt)
+    with open(vocab_path, encoding="utf-8") as f:
+        vocab = [line.rstrip("\n") for line in f]
+    if vocab and vocab[-1] == "":
+        vocab.pop()
+    vocab_size = int(config.get("vocab_size", len(vocab)))
+    if vocab_size != len(vocab):
+        raise FormatError(f"{vocab_path} lists {len(vocab)} tokens but config.json says vocab_size {vocab_size}")
+    roles = read_roles(folder, fmt, vocab)
+
+    tensors, notes = hf_to_ours(read_weights(weights_path), fmt, settings["encoder_layers"],
+                                position_offset(config, fmt))
+    tensors = {k: v.float() for k, v in tensors.items()}
+
+    # The model as our code builds it: its shapes are the contract, its init fills an absent head.
+    from ..models.unilmv2 import UniLMv2Config, UniLMv2Model
+
+    class _Dict:  # the size and padding id are all the model reads from a dictionary
+        def __init__(self, n, pad):
+            self.n, self.pad_index = n, pad
+
+        def __len__(self):
+            return self.n
+
+        def pad(self):
+            return self.pad_index
+
+    n = len(vocab) + 1 + (0 if "mask" in roles else 1)  # + <pseudo> (+ <mask> appended by the task)
+    cfg = UniLMv2Config(**settings)
+    torch.manual_seed(0)
+    model = UniLMv2Model(cfg, _Dict(n, vocab.index(roles["pad"])))
+    expected = {k.removeprefix("transformer."): v for k, v in model.state_dict().items()}
+    vocab_rows = {"embed_tokens.weight", "lm_head.bias"}
+    for name, t in tensors.items():
+        want = expected[name].shape
+        want = (len(vocab), *want[1:]) if name in vocab_rows else want
+        if tuple(t.shape) != tuple(want):
+            raise FormatError(f"tensor for {name} (from the checkpoint): expected shape {tuple(want)} from "
+                              f"config.json, found {tuple(t.shape)}")
+    if settings["num_segments"] and "embed_segments.weight" not in tensors:
+        raise FormatError("the checkpoint has no embeddings.token_type_embeddings.weight although config.json "
+                          f"says type_vocab_size {settings['num_segments']}")
+    if "lm_head.bias" not in tensors:
+        tensors["lm_head.bias"] = torch.zeros(len(vocab))
+        for name in ("lm_head.dense.weight", "lm_head.dense.bias", "lm_head.norm.weight", "lm_head.norm.bias"):
+            tensors[name] = expected[name].clone()
+    # rows after the vocabulary: [P] (and <mask>) start from [MASK]'s row where there is one
+    extra = n - len(vocab)
+    source_row = vocab.index(roles["mask"]) if "mask" in roles else vocab.index(roles["unk"])
+    for name in vocab_rows:
+        t = tensors[name]
+        tensors[name] = torch.cat([t, t[source_row : source_row + 1].expand(extra, *t.shape[1:])])
+    tensors["lm_head.weight"] = tensors["embed_tokens.weight"]
+    state = {f"transformer.{k}": v.contiguous() for k, v in tensors.items()}
+    missing = [k for k in model.state_dict() if k not in state]
+    if missing:
+        raise FormatError(f"no tensor for {missing[0]} (the checkpoint lacks it)")
+    model.load_state_dict(state, strict=True)  # the final shape check, by torch itself
+
+    vocab_ids.write(os.path.join(out_dir, "dict.txt"), vocab, roles)
+    for name in TOKENIZER_FILES:
+        if os.path.isfile(os.path.join(folder, name)):
+            shutil.copyfile(os.path.join(folder, name), os.path.join(out_dir, name))
+    flags = train_flags(settings)
+    save_checkpoint(os.path.join(out_dir, "model.pt"), settings, state, final_dir or out_dir)
+    with open(os.path.join(out_dir, "train_flags.txt"), "w", encoding="utf-8") as f:
+        f.write(flags + "\n")
+    mask_note = (f"{roles['mask']}" if "mask" in roles else f"{roles['unk']} (the vocabulary has no mask token; "
+                 f"<mask> is appended)")
+    notes.append(f"{fmt} format, {len(vocab)} tokens + {PSEUDO_SYMBOL}"
+                 f"{'' if 'mask' in roles else ' and <mask>'}, whose rows start as copies of {mask_note}")
+    return flags, notes
+
+
+def main(argv=None):
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -15,6 +15,7 @@ from fairseq.sequence_scorer import SequenceScorer
 from fairseq.tasks import FairseqTask
 
 from .blocker import TokenBlocker
+from .length_penalty import use_gnmt
 from .ngram import banned_ngram_completions
 
 __all__ = ["build_generator", "internal_symbol_ids", "ignore_symbol_ids", "TokenBlocker", "banned_ngram_completions"]
@@ -84,4 +85,8 @@ def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=N
         logger.warning("--no-repeat-ngram-ignore has no effect without --no-repeat-ngram-size")
     banned = internal_symbol_ids(task.target_dictionary, task.mask_idx, task.pseudo_idx, task.random_high)
     generator.repeat_ngram_blocker = TokenBlocker(banned, n, ignore, eos=generator.eos)
+    if getattr(task.cfg, "length_penalty_formula", "fairseq") == "gnmt":
+        if getattr(args, "unnormalized", False):
+            logger.warning("--unnormalized is ignored: --length-penalty-formula gnmt ranks by the GNMT penalty")
+        use_gnmt(generator, getattr(args, "lenpen", 1.0))
     return generator

@@ -13,15 +13,17 @@ the constrained searches alike). :class:`TokenBlocker` takes that place and bans
 Why not fairseq's own NGramRepeatBlock: in the pinned fairseq its CPU path compares the tail of
 the padded token buffer (always pad) instead of the last generated tokens, so it never bans
 anything (upstream fairseq issue 5206); it has no ignore-word exemption either. The rule here is
-plain tensor code, so it runs the same on CPU and CUDA (fairseq's CUDA extension is not used).
+plain tensor code, so it runs the same on CPU and CUDA (fairseq's CUDA extension is not used),
+and it never waits for the device: the bans are written with ``index_fill_``/``scatter_reduce_``
+from tensors already there (no ``nonzero``, no host-to-device copy after the first step).
 """
 import math
-from typing import Iterable, Optional
+from typing import Dict, Iterable, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from .ngram import banned_ngram_completions
+from .ngram import ignore_table, ngram_repeats
 
 
 class TokenBlocker(nn.Module):
@@ -50,6 +52,15 @@ class TokenBlocker(nn.Module):
         self.register_buffer("banned_ids", torch.tensor(banned_ids, dtype=torch.long), persistent=False)
         self.register_buffer("ignore_ids", torch.tensor(sorted(set(ignore_ids or ())), dtype=torch.long),
                              persistent=False)
+        # fairseq never moves the generator to the GPU: the ids are copied there once, on the
+        # first step, and kept per (device, vocabulary size).
+        self._on_device: Dict[Tuple[torch.device, int], Tuple[Tensor, Optional[Tensor]]] = {}
+
+    def _tables(self, device: torch.device, vocab: int) -> Tuple[Tensor, Optional[Tensor]]:
+        key = (device, vocab)
+        if key not in self._on_device:
+            self._on_device[key] = (self.banned_ids.to(device), ignore_table(self.ignore_ids, vocab, device))
+        return self._on_device[key]
 
     def forward(self, tokens: Tensor, lprobs: Tensor, bsz: int, beam_size: int, step: int) -> Tensor:
         """
@@ -62,10 +73,14 @@ class TokenBlocker(nn.Module):
         """
         if lprobs.size(0) != tokens.size(0):
             raise ValueError(f"{tokens.size(0)} hypotheses in tokens but {lprobs.size(0)} rows in lprobs")
-        banned = self.banned_ids.to(lprobs.device)
-        lprobs[:, banned] = -math.inf
-        if self.no_repeat_ngram_size > 0:
-            hyp, tok = banned_ngram_completions(tokens[:, 1 : step + 1], self.no_repeat_ngram_size, self.ignore_ids)
-            keep = tok != self.eos
-            lprobs[hyp[keep], tok[keep]] = -math.inf
+        banned, ignored = self._tables(lprobs.device, lprobs.size(1))
+        lprobs.index_fill_(1, banned, -math.inf)
+        n = self.no_repeat_ngram_size
+        if n > 0 and step >= n:  # step tokens generated: a repeat needs a complete earlier n-gram
+            match, completions = ngram_repeats(tokens[:, 1 : step + 1], n, ignored)
+            match &= completions != self.eos
+            # min(lprobs, -inf) where banned, min(lprobs, +inf) = lprobs elsewhere: exact, and
+            # deterministic where a token is both a ban and a non-ban of one row (amin, not scatter_)
+            update = torch.full(completions.shape, math.inf, dtype=lprobs.dtype, device=lprobs.device)
+            lprobs.scatter_reduce_(1, completions, update.masked_fill_(match, -math.inf), reduce="amin")
         return lprobs

@@ -61,5 +61,17 @@ def mpnet_attention_mask(kind: torch.Tensor, step: torch.Tensor) -> torch.Tensor
     return _padding_queries_see_themselves(allowed, valid_q)
 
 
+def with_a_visible_key(allowed: torch.Tensor) -> torch.Tensor:
+    """``allowed`` (..., Lq, Lk) bool with every query row that allows no key opened to all keys.
+
+    Softmax over a row of -inf scores is 0/0 = NaN (``_segmented_attention``; some SDPA kernels),
+    and NaN poisons the backward pass even where the row's output is multiplied by zero. Such a
+    row belongs to a query whose output is never used (a padding query under a key-padding-only
+    mask, a batch row of padding alone), so any finite value will do; every other row is returned
+    unchanged. The role masks above never produce such rows; hand-made masks can.
+    """
+    return allowed | ~allowed.any(-1, keepdim=True)
+
+
 def _padding_queries_see_themselves(allowed, valid_q):
     return allowed | (torch.eye(allowed.size(1), dtype=torch.bool, device=allowed.device) & ~valid_q)

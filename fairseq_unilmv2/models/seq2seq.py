@@ -47,6 +47,9 @@ class UniLMSeq2SeqEncoder(FairseqEncoder):
         if torch.equal(out["sentence"], encoder_out["sentence"]):
             # Beam search reorders hypotheses of the same sentence every step: their source
             # keys/values are equal row for row, so copying them (2 x layers tensors) is skipped.
+            # torch.equal waits for the device (one host sync a step, where fairseq's
+            # SequenceGenerator has several of its own): cheaper than copying every layer's
+            # source keys/values every step.
             out["past"] = encoder_out["past"]
         else:
             out["past"] = [(k.index_select(0, new_order), v.index_select(0, new_order)) for k, v in encoder_out["past"]]
@@ -99,19 +102,21 @@ class UniLMSeq2SeqDecoder(FairseqIncrementalDecoder):
         cache = self.get_incremental_state(incremental_state, "cache")
         if cache is None:  # no target token committed yet
             cache = {"positions": prev_output_tokens.new_zeros(b, 0)}
+        # Offsets and the new tokens' mask are made on the device from Python ints: a tensor
+        # built from host data (torch.tensor([...], device=cuda)) is a blocking copy every step.
         if self.mode == "causal":
             tokens = prev_output_tokens[:, i:]
-            offsets = torch.tensor([i], device=device)
+            offsets = torch.arange(i, i + 1, device=device)
             new_allowed = torch.ones(1, 1, dtype=torch.bool, device=device)
         elif i == 0:  # the first pseudo mask alone
             tokens = torch.full((b, 1), self.pseudo_idx, dtype=prev_output_tokens.dtype, device=device)
-            offsets = torch.tensor([0], device=device)
+            offsets = torch.arange(0, 1, device=device)
             new_allowed = torch.ones(1, 1, dtype=torch.bool, device=device)
-        else:  # the token committed last step, and the next pseudo mask
+        else:  # the token committed last step, and the next pseudo mask (which sees it)
             pseudo = torch.full((b, 1), self.pseudo_idx, dtype=prev_output_tokens.dtype, device=device)
             tokens = torch.cat([prev_output_tokens[:, i:], pseudo], dim=1)
-            offsets = torch.tensor([i - 1, i], device=device)
-            new_allowed = torch.tensor([[True, False], [True, True]], device=device)
+            offsets = torch.arange(i - 1, i + 1, device=device)
+            new_allowed = torch.ones(2, 2, dtype=torch.bool, device=device).tril_()
         past = [[kv] + ([(cache[f"k{j}"], cache[f"v{j}"])] if f"k{j}" in cache else [])
                 for j, kv in enumerate(encoder_out["past"])]
         hidden, new_kv, positions = self._run(

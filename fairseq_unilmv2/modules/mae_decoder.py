@@ -4,7 +4,7 @@ bidirectional attention, no dropout. Used in pre-training only; fine-tuning drop
 import torch
 import torch.nn as nn
 
-from .transformer import TransformerLayer, init_bert_weights
+from .transformer import TransformerLayer, additive_mask, compute_dtype, init_bert_weights
 
 
 class MAEDecoder(nn.Module):
@@ -19,7 +19,8 @@ class MAEDecoder(nn.Module):
     def forward(self, x: torch.Tensor, positions: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """``x`` (B, L, C): encoder outputs at visible positions, raw [MASK] embeddings elsewhere."""
         x = self.embed_norm(x + self.embed_positions(positions))
-        key_padding = valid[:, None, None, :]  # (B, 1, 1, L): every query sees every real token
+        # (B, 1, 1, L), built once for every layer: every query sees every real token
+        key_padding = additive_mask(valid.unsqueeze(1), compute_dtype(self.embed_positions.weight))
         for layer in self.layers:
             x, _ = layer(x, key_padding)
         return x

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fairseq.utils import get_activation_fn
 
+from ..masking.attention import with_a_visible_key
 from .relative_position import RelativePositionBias
 
 KeyValue = Tuple[torch.Tensor, torch.Tensor]
@@ -50,20 +51,66 @@ class SelfAttention(nn.Module):
 
 
 def _segmented_attention(q, segments: Sequence[KeyValue], attn_mask):
-    """Softmax attention over the concatenation of ``segments`` without concatenating them."""
-    scores = torch.cat([torch.matmul(q, k.transpose(-1, -2)) for k, _ in segments], dim=-1)
-    scores = scores * (1.0 / math.sqrt(q.size(-1)))
+    """Softmax attention over the concatenation of ``segments`` without concatenating them.
+
+    ``attn_mask``: bool (True = may attend) or additive, broadcastable to (B, H, Lq, Lk). The
+    softmax runs in float32 whatever ``q``'s dtype (a decoding step has one or two queries, so
+    this costs nothing), as SDPA's kernels accumulate it. A bool row with no allowed key is opened
+    to every key (``with_a_visible_key``); an additive row of -inf alone would be NaN, and
+    ``attention_bias``/``additive_mask`` never make one.
+    """
+    q = q * (1.0 / math.sqrt(q.size(-1)))  # scale before the product, as SDPA does: no fp16 overflow
+    scores = torch.cat([torch.matmul(q, k.transpose(-1, -2)) for k, _ in segments], dim=-1).float()
     if attn_mask.dtype == torch.bool:
-        scores = scores.masked_fill(~attn_mask, float("-inf"))
+        scores = scores.masked_fill(~with_a_visible_key(attn_mask), float("-inf"))
     else:
         scores = scores + attn_mask
-    probs = scores.softmax(dim=-1)
+    probs = scores.softmax(dim=-1).to(q.dtype)
     out, start = None, 0
     for k, v in segments:
         part = torch.matmul(probs[..., start : start + k.size(2)], v)
         out = part if out is None else out + part
         start += k.size(2)
     return out
+
+
+# SDPA's memory-efficient CUDA kernel needs every stride of an additive mask to be a multiple of
+# 16 bytes' worth of elements; otherwise torch pads a copy of the mask in every call, i.e. in
+# every layer (torch's sdpa ``preprocess_mask``). Masks are built with the key axis padded.
+MASK_KEY_ALIGN = 16
+
+
+def compute_dtype(weight: torch.Tensor) -> torch.dtype:
+    """The dtype attention runs in: autocast's (``--amp``, ``torch.autocast``) where it is on for
+    ``weight``'s device, else the parameters' own (float32, or float16/bfloat16 after
+    ``--fp16``/``--bf16`` convert the model)."""
+    device_type = weight.device.type
+    if torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return weight.dtype
+
+
+def additive_mask(allowed: torch.Tensor, dtype: torch.dtype, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """The additive attention mask SDPA and ``_segmented_attention`` take, built once a forward.
+
+    Args:
+        allowed: (B, Lq, Lk) bool, True = query may attend to key. Rows that allow no key are
+            opened to every key (``masking.attention.with_a_visible_key``), so no row is all -inf.
+        dtype: the attention's compute dtype (``compute_dtype``): handed to SDPA as is, so neither
+            autocast nor type promotion makes a per-layer copy.
+        bias: (B, Lq, Lk, H) relative position bias, or None.
+    Returns:
+        (B, H or 1, Lq, Lk): ``bias`` (or 0) where allowed, -inf elsewhere; last dimension
+        contiguous, a view into a buffer whose key axis is padded to ``MASK_KEY_ALIGN``.
+    """
+    allowed = with_a_visible_key(allowed)
+    b, lq, lk = allowed.shape
+    heads = 1 if bias is None else bias.size(-1)
+    padded = -(-lk // MASK_KEY_ALIGN) * MASK_KEY_ALIGN
+    mask = allowed.new_zeros((b, heads, lq, padded), dtype=dtype)[..., :lk]
+    if bias is not None:
+        mask.copy_(bias.permute(0, 3, 1, 2))
+    return mask.masked_fill_(~allowed.unsqueeze(1), float("-inf"))
 
 
 # BERT's LayerNorm epsilon and activation; checkpoints converted from other models carry theirs
@@ -135,7 +182,7 @@ class UniLMTransformer(nn.Module):
         self.embed_norm = nn.LayerNorm(dim, eps=layer_norm_eps)
         self.embed_dropout = nn.Dropout(dropout)
         self.rel_pos = (
-            RelativePositionBias(rel_pos_buckets, rel_pos_max_distance, heads) if rel_pos_buckets > 0 else None
+            RelativePositionBias(rel_pos_buckets, rel_pos_max_distance, heads, max_positions) if rel_pos_buckets > 0 else None
         )
         self.layers = nn.ModuleList(
             TransformerLayer(dim, heads, ffn_dim, dropout, attention_dropout, activation_dropout,
@@ -151,13 +198,14 @@ class UniLMTransformer(nn.Module):
             x = x + (self.embed_segments(segments) if segments is not None else self.embed_segments.weight[0])
         return self.embed_dropout(self.embed_norm(x))
 
-    def attention_bias(self, allowed, query_positions, key_positions):
-        """Float additive mask (B, H, Lq, Lk): relative position bias, -inf where not allowed.
-        Without a relative bias the bool mask goes to SDPA as is (cheaper kernels)."""
-        if self.rel_pos is None:
-            return allowed.unsqueeze(1)
-        bias = self.rel_pos(query_positions, key_positions)
-        return bias.masked_fill(~allowed.unsqueeze(1), float("-inf"))
+    def attention_bias(self, allowed, query_positions, key_positions, dtype: Optional[torch.dtype] = None):
+        """Additive mask (B, H, Lq, Lk) shared by every layer: the relative position bias where
+        ``allowed`` (B, Lq, Lk), -inf elsewhere; (B, 1, Lq, Lk) without a relative bias. In the
+        attention's compute dtype (``compute_dtype``) unless ``dtype`` says otherwise; see
+        ``additive_mask``."""
+        dtype = dtype or compute_dtype(self.embed_tokens.weight)
+        bias = None if self.rel_pos is None else self.rel_pos.bias_last_dim_heads(query_positions, key_positions, dtype)
+        return additive_mask(allowed, dtype, bias)
 
     def encode(self, x, attn_mask, past: Optional[List[Sequence[KeyValue]]] = None, incremental: bool = False):
         """Run the layers on embedded ``x``; ``past[i]`` are layer i's earlier key/value segments.

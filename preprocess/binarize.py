@@ -142,13 +142,15 @@ class Layout:
         return [os.path.join(directory, f"{split}.idx")]
 
 
-def make_plan(args):
+def make_plan(args, count=count_lines_and_sha256):
     """Check every input before any work; return the plan (also the resume check) and the ids
     that mean ``<unk>`` in the dictionary.
 
-    Each input file is read once here, for its line count and its SHA-256 (see
-    ``count_lines_and_sha256``), so that a resume can refuse an input edited since the plan was
-    written even when the edit kept its size and line count."""
+    Each input file is read once here, for its line count and its SHA-256 (``count(path)`` ->
+    ``(lines, sha256)``, by default ``count_lines_and_sha256``), so that a resume can refuse an
+    input edited since the plan was written even when the edit kept its size and line count.
+    ``--prepare`` passes a ``count`` that also indexes the file, a piece one that looks both up
+    in that index (preprocess/binarize_pieces.py)."""
     langs = lang_pair(args.source_lang, args.target_lang)
     if args.valid and args.valid_lines:
         raise InputError("give --valid or --valid-lines, not both")
@@ -164,7 +166,7 @@ def make_plan(args):
     def files(prefix):
         """(paths, line counts, digests) of one input; parallel files must have equal line counts."""
         paths = input_files(prefix, langs)
-        counts, digests = zip(*(count_lines_and_sha256(p) for p in paths))
+        counts, digests = zip(*(count(p) for p in paths))
         if langs and counts[0] != counts[1]:
             raise InputError(
                 f"{paths[0]} has {counts[0]} lines but {paths[1]} has {counts[1]}: parallel files must be "
@@ -271,7 +273,10 @@ def plugin_dir():
     return spec.submodule_search_locations[0]
 
 
-def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, workers, test_prefix=None):
+def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, workers, test_prefix=None,
+                       pass_fds=()):
+    """Run fairseq-preprocess into ``destdir``. ``pass_fds``: descriptors it inherits (a piece's
+    shard lock, so that the lock lasts as long as a fairseq-preprocess its killed piece left running)."""
     # --task pmlm: the plugin's load_dictionary also reads the vocabulary-id dict.txt that
     # unilmv2-convert-hf writes (fairseq's own Dictionary refuses its header line)
     cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--user-dir", plugin_dir(), "--task", "pmlm",
@@ -291,7 +296,7 @@ def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, w
             raise RuntimeError("stopped")
         # its own process group, so that stop_children also reaches fairseq-preprocess's workers
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                                start_new_session=True)
+                                start_new_session=True, pass_fds=pass_fds)
         _children.add(proc)
     try:
         _, stderr = proc.communicate()
@@ -374,7 +379,7 @@ def check_tokens(counts, name, what, max_unk_rate, dict_path, min_tokens=MIN_UNK
 
 def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep_text,
                    max_unk_rate=DEFAULT_MAX_UNK_RATE, unk_ids=frozenset({FAIRSEQ_UNK_ID}), first_line=None,
-                   test_expected=0):
+                   test_expected=0, pass_fds=()):
     """fairseq-preprocess into shardK.tmp, check sentence counts and the ``<unk>`` rate, rename to
     shardK. ``valid_expected``/``test_expected``: lines of the validation/test text binarized
     alongside (shard0 only; 0: none). Returns the counts for the summary (lines, bytes, tokens,
@@ -384,7 +389,8 @@ def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep
     shutil.rmtree(tmp, ignore_errors=True)  # left by an interrupted run
     valid_prefix = layout.text_prefix("valid") if valid_expected else None
     test_prefix = layout.text_prefix("test") if test_expected else None
-    fairseq_preprocess(layout, dict_path, layout.text_prefix(f"shard{k}"), valid_prefix, tmp, workers, test_prefix)
+    fairseq_preprocess(layout, dict_path, layout.text_prefix(f"shard{k}"), valid_prefix, tmp, workers, test_prefix,
+                       pass_fds)
     lines = f"lines {first_line + 1}-{first_line + expected} of the training text" if first_line is not None else ""
     checks = [(idx, expected, f"shard{k}{', ' + lines if lines else ''}") for idx in layout.index_files(tmp, "train")]
     if valid_expected:
@@ -422,20 +428,29 @@ def binarize_shard(layout, k, expected, valid_expected, dict_path, workers, keep
     return tokens
 
 
-def run(args):
-    plan, unk_ids = make_plan(args)
-    layout = Layout(args.destdir, plan["langs"])
-    plan_path = os.path.join(args.destdir, "plan.json")
+def bind(layout, plan):
+    """``check_resume``; when the plan is new, discard what an earlier run left and write
+    DATA_BIN/plan.json. Returns its path. Shared by the one-machine run and ``--prepare``, so that
+    both write the same plan.json."""
+    plan_path = os.path.join(layout.destdir, "plan.json")
     if check_resume(plan_path, plan):
-        # no finished shard: what an earlier run left (text, shardK.tmp) may come from other inputs
+        # no finished shard: what an earlier run left (text, shardK.tmp, a piece index) may come from other inputs
         shutil.rmtree(layout.text, ignore_errors=True)
-        for name in os.listdir(args.destdir) if os.path.isdir(args.destdir) else []:
+        shutil.rmtree(os.path.join(layout.destdir, ".pieces"), ignore_errors=True)
+        for name in os.listdir(layout.destdir) if os.path.isdir(layout.destdir) else []:
             if re.fullmatch(r"shard\d+\.tmp", name):
-                shutil.rmtree(os.path.join(args.destdir, name), ignore_errors=True)
+                shutil.rmtree(os.path.join(layout.destdir, name), ignore_errors=True)
         os.makedirs(layout.text)
         with atomic_outputs([plan_path]) as (f,):
             json.dump(plan, f, indent=1)
     os.makedirs(layout.text, exist_ok=True)
+    return plan_path
+
+
+def run(args):
+    plan, unk_ids = make_plan(args)
+    layout = Layout(args.destdir, plan["langs"])
+    bind(layout, plan)
 
     start, total = time.perf_counter(), Counter()
     ranges = shard_ranges(plan["lines"], args.shards, args.valid_lines)
@@ -479,6 +494,8 @@ def run(args):
     result["data"] = ":".join(layout.shard_dir(k) for k in range(args.shards))
     result.update(guide.write(args.destdir, args.shards, plan["langs"], bool(args.valid or args.valid_lines),
                               bool(args.test)))
+    # a data-bin --prepare'd for pieces and finished by this one-machine run ends as --assemble leaves it
+    shutil.rmtree(os.path.join(args.destdir, ".pieces"), ignore_errors=True)
     return result
 
 
@@ -565,6 +582,25 @@ def get_parser():
                         f"with the rest of its shard, or only warned about; the rate is 'unk_rate' in the JSON "
                         f"summary")
     p.add_argument("--keep-text", action="store_true", help="keep the shards' text in DATA_BIN/.text")
+    many = p.add_argument_group(
+        "many machines", "the same run as independent jobs (a SLURM array, any job runner; DATA_BIN on a shared "
+        "filesystem): 1. --prepare once, 2. --piece K/N for K = 0 ... N-1, in any order and anywhere, 3. "
+        "--assemble once. Every step takes the arguments above, unchanged; the result is the one-machine "
+        "run's DATA_BIN, byte for byte (see docs/preprocessing.md)")
+    mode = many.add_mutually_exclusive_group()
+    mode.add_argument("--prepare", action="store_true",
+                      help="check the inputs, write DATA_BIN/plan.json and the line index the pieces read "
+                           "(DATA_BIN/.pieces/index.json); binarizes nothing")
+    mode.add_argument("--piece", metavar="K/N",
+                      help="binarize piece K of N (K from 0): shards K*SHARDS//N ... (K+1)*SHARDS//N - 1, "
+                           "reading only their lines; atomic and resumable like a whole run; --piece K/SHARDS is "
+                           "shard K alone")
+    mode.add_argument("--assemble", action="store_true",
+                      help="check that every shard is there, finished under this plan, with its line counts and "
+                           "the same dictionary; then write DATA_BIN/data-path and README.txt")
+    many.add_argument("--index-block-bytes", type=int, default=16 << 20,
+                      help="--prepare: the index records a SHA-256 per block of this many bytes; a piece checks "
+                           "each block it reads (default %(default)s)")
     return p
 
 
@@ -580,15 +616,23 @@ def main(argv=None):
     if args.shards < 1 or args.workers < 1 or args.valid_lines < 0:
         report.fail("--shards and --workers must be at least 1, --valid-lines at least 0")
     try:
-        result = run(args)
+        if args.prepare or args.piece or args.assemble:
+            from preprocess import binarize_pieces
+
+            result = binarize_pieces.run_step(args, sys.argv[1:] if argv is None else list(argv))
+        else:
+            result = run(args)
     except InputError as e:
         report.fail(e)
     except RuntimeError as e:  # fairseq-preprocess failed: its error, no traceback of ours
         print(f"error: {e}\nfinished shards are kept; rerun to redo the others", file=sys.stderr)
         sys.exit(1)
     logger.info("done: %s", result)
-    logger.info("next: %s\n(how to use this data-bin, its dictionary and its splits: %s)", result["next"],
-                result["readme"])
+    if "readme" in result:
+        logger.info("next: %s\n(how to use this data-bin, its dictionary and its splits: %s)", result["next"],
+                    result["readme"])
+    else:
+        logger.info("next: %s", result["next"])
     report.emit(result)
 
 

@@ -21,6 +21,7 @@ i.e. >= 1% of its entries with letters hold an uppercase one, without --cased; o
 uppercase entry with --cased) is refused (exit 2) unless --ignore-vocab-case.
 """
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from preprocess import report
+from preprocess.pieces import parse_piece
 from preprocess.parallel import BrokenProcessPool, ordered_map
 from preprocess.subword import cut_long, load_tokenizer
 from preprocess.wordpiece import case_mismatch, read_vocab
@@ -266,10 +268,28 @@ def check_output_plan(path, new, force):
         changed = sorted(k for k in new if old.get(k) != new[k])
         if not force:
             raise InputError(f"{path}: the outputs there were encoded with a different {', '.join(changed)}; "
-                             f"use a new --output-dir/--output, or --force to re-encode these inputs")
+                             f"use a new --output-dir/--output, or --force to re-encode these inputs (with --piece: "
+                             f"every piece takes the same options)")
         logger.warning("%s: different %s, re-encoding (--force)", path, ", ".join(changed))
-    with atomic_outputs([path]) as (f,):
+        with atomic_outputs([path]) as (f,):  # --force: replace it
+            json.dump(new, f, indent=1, sort_keys=True)
+        return
+    # A new plan: pieces (--piece) started at once may all get here. Each writes its own temporary
+    # file and links it to the final name, which only one link can create; the others compare.
+    tmp = f"{path}.{os.uname().nodename}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
         json.dump(new, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        check_output_plan(path, new, force)
+    except OSError:  # a filesystem without hard links: a plain atomic rename (the last piece's copy stays)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def run(args):
@@ -285,6 +305,15 @@ def run(args):
     if empty and len(empty) == len(jobs):
         raise InputError(f"every input is empty ({', '.join(empty[:3])}{' ...' if len(empty) > 3 else ''}): "
                          f"nothing to encode; check the --input paths")
+    if args.piece:  # checked on every input above, so that every piece refuses what the whole run refuses
+        k, n = parse_piece(args.piece)
+        if n > len(jobs):
+            raise InputError(f"--piece {args.piece}: {n} pieces for {len(jobs)} input(s); a piece encodes whole "
+                             f"files, so give at most {len(jobs)} pieces, or split a large file into more files "
+                             f"first (split -n l/{n} -d FILE FILE. keeps lines whole; names sort in order)")
+        jobs = jobs[k::n]
+        mine = {" ".join(inputs) for inputs, _ in jobs}
+        empty = [name for name in empty if name in mine]
     for name in empty:
         logger.warning("%s is empty: its output will be empty", name)
     tokenizer = load_checked(spec, args.ignore_vocab_case)
@@ -318,7 +347,10 @@ def run(args):
                     report.summary(stats, time.perf_counter() - t0, "lines_in"))
         total.update(stats)
         total["files_encoded"] += 1
-    return report.summary(total, time.perf_counter() - start, "lines_in")
+    result = report.summary(total, time.perf_counter() - start, "lines_in")
+    if args.piece:
+        result["piece"] = args.piece
+    return result
 
 
 def get_parser():
@@ -357,6 +389,10 @@ def get_parser():
     p.add_argument("--workers", type=int, default=1, help="tokenizer processes (1: in this process)")
     p.add_argument("--chunk-bytes", type=int, default=1 << 18,
                    help="text sent to a worker at a time; 2 x workers chunks at most are in flight")
+    p.add_argument("--piece", metavar="K/N",
+                   help="encode only the inputs K, K+N, K+2N, ... (K from 0, in the order given): piece K of N "
+                        "independent jobs (e.g. --piece $SLURM_ARRAY_TASK_ID/N), every one given the same "
+                        "arguments; together they write what one run writes")
     p.add_argument("--force", action="store_true",
                    help="re-encode outputs that are already complete, also with settings other than .plan.json's")
     return p

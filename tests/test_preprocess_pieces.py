@@ -1,0 +1,206 @@
+"""preprocess/ on many machines (issue 13, requirement 6): binarize.py --prepare, --piece K/N run as
+separate processes in any order (one killed and rerun), then --assemble, give the one-machine
+run's data-bin byte for byte, on the real bundled text the other preprocess tests use; encode.py
+--piece likewise; the refusals: a missing piece at assembly, a piece of another plan, a piece
+given other arguments or an input edited since --prepare; the line index the pieces read by."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from preprocess import pieces
+from preprocess.textio import InputError
+
+from .helpers import LEE, REPO, check_script, read_lines, run_script
+
+ARGS = ["--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt", "--valid-lines", "20", "--shards", "3",
+        "--destdir", "bin"]
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    """SentencePiece on the Lee corpus, the corpus in two raw files encoded in one run (long
+    documents split at 128 tokens), and that text binarized by one machine into 3 shards with 20
+    held-out validation lines (--workers 3: one fairseq-preprocess worker a shard, as in a piece
+    run with --workers 1), moved to ``one/``: the reference for the pieces, which write ``bin/``."""
+    d = tmp_path_factory.mktemp("pieces")
+    proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "1500",
+                      "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    raw = read_lines(LEE)
+    (d / "raw").mkdir()
+    (d / "raw/a.txt").write_text("\n".join(raw[:150]) + "\n")
+    (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
+    check_script("encode.py", "--spm-model", "spm.model", "--input", "raw/a.txt", "raw/b.txt", "--output-dir", "enc",
+                 "--tokens-per-sample", "128", cwd=d)
+    out = check_script("binarize.py", *ARGS, "--workers", "3", cwd=d)
+    assert out["shards_binarized"] == 3 and out["lines"] == 994  # 1014 encoded lines, 20 held out
+    os.rename(d / "bin", d / "one")
+    return d
+
+
+def start(script, *args, cwd):
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, str(REPO / "preprocess" / script), *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def children(pid):
+    task = Path(f"/proc/{pid}/task")
+    return [int(c) for t in task.iterdir() for c in (t / "children").read_text().split()] if task.exists() else []
+
+
+def kill_when_binarizing(proc):
+    """SIGKILL a piece and the fairseq-preprocess it runs (as a job runner kills a job: no clean-up
+    runs) once fairseq-preprocess has started; returns when all of them are gone."""
+    deadline, kids = time.time() + 120, []
+    while not kids and proc.poll() is None and time.time() < deadline:
+        kids = children(proc.pid)
+        time.sleep(0.01)
+    assert kids, f"the piece ended before fairseq-preprocess started:\n{proc.communicate()[1][-2000:]}"
+    for kid in kids:
+        os.killpg(kid, signal.SIGKILL)  # fairseq-preprocess runs in its own process group
+    proc.kill()
+    proc.communicate(timeout=60)
+    while any(Path(f"/proc/{k}").exists() and "zombie" not in Path(f"/proc/{k}/status").read_text() for k in kids):
+        time.sleep(0.01)
+
+
+def files(root):
+    """{relative path: bytes} of every file under ``root``, hidden ones included."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(Path(root).rglob("*")) if p.is_file()}
+
+
+def test_three_pieces_then_assemble_equal_the_one_machine_run_byte_for_byte(work):
+    d = work
+    out = check_script("binarize.py", *ARGS, "--prepare", "--index-block-bytes", "4096", cwd=d)
+    assert out["shards"] == 3 and out["lines"] == 1014 and out["finished"] == []
+    assert sorted(os.listdir(d / "bin/.pieces")) == ["index.json"]
+    # pieces 2 and 0 run side by side; piece 1 is killed while fairseq-preprocess binarizes its shard
+    running = [start("binarize.py", *ARGS, "--piece", f"{k}/3", "--workers", "1", cwd=d) for k in (2, 1, 0)]
+    kill_when_binarizing(running[1])
+    for proc in running[::2]:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-3000:]
+    assert not (d / "bin/shard1").exists() and (d / "bin/shard0").is_dir() and (d / "bin/shard2").is_dir()
+
+    # assembling without piece 1 is refused, naming the shard and the command that makes it
+    proc = run_script("binarize.py", *ARGS, "--assemble", cwd=d)
+    assert proc.returncode == 2, proc.stderr
+    assert "bin: 1 of 3 shard(s) not ready, nothing assembled" in proc.stderr
+    # (killed before fairseq-preprocess made shard1.tmp: "missing"; after: "unfinished (shard1.tmp is left ...")
+    assert "shard1 is missing (its piece has not run" in proc.stderr or "shard1 is unfinished" in proc.stderr
+    assert (f": run python {REPO}/preprocess/binarize.py --dict spm.dict.txt --train enc/a.txt enc/b.txt "
+            "--valid-lines 20 --shards 3 --destdir bin --piece 1/3\n" in proc.stderr), proc.stderr
+    assert not (d / "bin/data-path").exists() and (d / "bin/.pieces").is_dir()
+
+    # the killed piece rerun redoes its shard; a finished piece rerun redoes nothing
+    kept = {k: (d / f"bin/shard{k}/train.bin").stat().st_ino for k in (0, 2)}
+    out = check_script("binarize.py", *ARGS, "--piece", "1/3", "--workers", "1", cwd=d)
+    assert out["shards_binarized"] == 1 and out["shards"] == [1]
+    out = check_script("binarize.py", *ARGS, "--piece", "0/3", "--workers", "1", cwd=d)
+    assert out["shards_skipped"] == 1 and "shards_binarized" not in out
+    assert {k: (d / f"bin/shard{k}/train.bin").stat().st_ino for k in (0, 2)} == kept
+
+    out = check_script("binarize.py", *ARGS, "--assemble", cwd=d)
+    assert out["pieces"] == ["0/3", "1/3", "2/3"] and out["data"] == "bin/shard0:bin/shard1:bin/shard2"
+    assert sorted(os.listdir(d / "bin")) == ["README.txt", "data-path", "plan.json", "shard0", "shard1", "shard2"]
+    assert sorted(os.listdir(d / "bin/shard0")) == ["dict.txt", "preprocess.log", "train.bin", "train.idx",
+                                                   "valid.bin", "valid.idx"]
+    from preprocess.binarize import indexed_size
+
+    assert [indexed_size(str(d / f"bin/shard{k}/train.idx")) for k in range(3)] == [331, 331, 332]
+    assert indexed_size(str(d / "bin/shard0/valid.idx")) == 20
+    one, piecewise = files(d / "one"), files(d / "bin")
+    assert sorted(piecewise) == sorted(one) and len(one) == 17  # 3 + 6 + 4 + 4 files
+    assert [name for name in one if one[name] != piecewise[name]] == []  # byte for byte, plan.json and README too
+    # a requeued final job: assembled already, nothing to do
+    assert check_script("binarize.py", *ARGS, "--assemble", cwd=d)["already_assembled"] is True
+
+
+def test_pieces_of_another_plan_and_other_arguments_are_refused(work, tmp_path):
+    d = tmp_path
+    for name in ("spm.dict.txt", "enc"):
+        shutil.copytree(work / name, d / name) if name == "enc" else shutil.copy(work / name, d / name)
+    x = ["--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt", "--shards", "3"]
+    proc = run_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--piece", "0/3", cwd=d)
+    assert proc.returncode == 2 and "x is not prepared for pieces (no x/plan.json): run once, before the pieces, " \
+        f"python {REPO}/preprocess/binarize.py --dict spm.dict.txt" in proc.stderr, proc.stderr
+    check_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--prepare", cwd=d)
+    check_script("binarize.py", *x, "--valid-lines", "30", "--destdir", "y", "--prepare", cwd=d)
+    check_script("binarize.py", *x, "--valid-lines", "30", "--destdir", "y", "--piece", "2/3", cwd=d)
+    # y's shard2 (and its record) copied into x: another plan's lines, refused at assembly
+    shutil.copytree(d / "y/shard2", d / "x/shard2")
+    shutil.copy(d / "y/.pieces/shard2.json", d / "x/.pieces/shard2.json")
+    proc = run_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--assemble", cwd=d)
+    assert proc.returncode == 2 and "x: 3 of 3 shard(s) not ready" in proc.stderr
+    assert "shard2 was binarized by a piece of another plan" in proc.stderr
+    assert "lines [686, 1014]; this x/plan.json" in proc.stderr and "lines [682, 1014]" in proc.stderr
+    assert "delete x/shard2 and x/.pieces/shard2.json, then run python" in proc.stderr and "--piece 2/3" in proc.stderr
+    # ... and by its piece in x
+    proc = run_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--piece", "2/3", cwd=d)
+    assert proc.returncode == 2 and "x/shard2 was binarized under another plan.json" in proc.stderr
+    # a piece given other arguments than --prepare: refused before any work, naming what differs
+    for other, message in (
+            (["--valid-lines", "30"], "x/plan.json was prepared with other arguments (different valid_lines)"),
+            (["--valid-lines", "20", "--shards", "2"], "(different shards)"),
+            (["--valid-lines", "20", "--train", "enc/a.txt"], "(different lines, sha256, sizes, train)"),
+            (["--valid-lines", "20", "--train", "enc/.plan.json"], "enc/.plan.json is not one of the inputs")):
+        proc = run_script("binarize.py", *x, *other, "--destdir", "x", "--piece", "1/3", cwd=d)
+        assert proc.returncode == 2 and message in proc.stderr, (other, proc.stderr)
+    assert not (d / "x/shard1").exists() and not (d / "x/.text/shard1.txt").exists()
+    # an input edited since --prepare: by its time stamp, or (time kept) by the block the piece reads
+    text = (d / "enc/b.txt").read_bytes()
+    stat = (d / "enc/b.txt").stat()
+    (d / "enc/b.txt").write_bytes(text.replace(b"\xe2\x96\x81the", b"\xe2\x96\x81The", 1))
+    proc = run_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--piece", "1/3", cwd=d)
+    assert proc.returncode == 2 and "enc/b.txt changed since x/.pieces/index.json was written" in proc.stderr
+    os.utime(d / "enc/b.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proc = run_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--piece", "1/3", cwd=d)
+    assert proc.returncode == 2 and "have other content, same size and time" in proc.stderr, proc.stderr
+    assert not (d / "x/shard1").exists() and not (d / "x/.text/shard1.txt").exists()
+
+
+def test_encode_pieces_equal_one_encode_run(work, tmp_path):
+    args = ["--spm-model", work / "spm.model", "--input", work / "raw/a.txt", work / "raw/b.txt", "--output-dir",
+            "enc", "--tokens-per-sample", "128"]
+    procs = [start("encode.py", *args, "--piece", f"{k}/2", cwd=tmp_path) for k in (1, 0)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+    assert files(tmp_path / "enc") == files(work / "enc")  # a.txt, b.txt and .plan.json
+    assert sorted(files(tmp_path / "enc")) == [".plan.json", "a.txt", "b.txt"]
+    proc = run_script("encode.py", *args[:-1], "64", "--piece", "0/2", cwd=tmp_path)
+    assert proc.returncode == 2 and "a different tokens_per_sample" in proc.stderr
+    proc = run_script("encode.py", *args, "--piece", "0/3", cwd=tmp_path)
+    assert proc.returncode == 2 and "3 pieces for 2 input(s)" in proc.stderr
+
+
+def test_line_index_finds_and_checks_line_ranges(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"ab\ncde\n\nf")  # 4 lines, the last without a newline
+    b.write_bytes(b"gh\nij\n")
+    ea, eb = pieces.index_file(a, block=4), pieces.index_file(b, block=4)
+    assert ea["lines"] == 4 and ea["size"] == 9 and [n for n, _ in ea["blocks"]] == [1, 2, 0]  # ab\nc de\n\n f
+    assert [pieces.line_offset(a, ea, line) for line in range(6)] == [0, 3, 7, 8, 9, 9]
+    assert list(pieces.read_lines(a, ea, 3, 9, 2)) == [b"cde\n", b"\n", b"f\n"]
+    entries = {a: ea, b: eb}
+    assert list(pieces.corpus_range([a, b], entries, 2, 5)) == [b"\n", b"f\n", b"gh\n"]
+    assert list(pieces.corpus_range([a, b], entries, 0, 6)) == [b"ab\n", b"cde\n", b"\n", b"f\n", b"gh\n", b"ij\n"]
+    b.write_bytes(b"gh\niJ\n")  # same size, same lines, other bytes in block 1 (gh\ni J\n)
+    with pytest.raises(InputError, match="bytes 4-6 have other content"):
+        list(pieces.corpus_range([a, b], entries, 4, 6))
+    assert list(pieces.corpus_range([a, b], entries, 0, 4)) == [b"ab\n", b"cde\n", b"\n", b"f\n"]  # b not read
+    assert [list(pieces.piece_shards(k, 3, 4)) for k in range(3)] == [[0], [1], [2, 3]]
+    assert [pieces.piece_of(s, 3, 4) for s in range(4)] == [0, 1, 2, 2]
+    assert pieces.parse_piece("2/8") == (2, 8)
+    for bad in ("8/8", "1", "-1/2", "0/0"):
+        with pytest.raises(InputError, match="give K/N with 0 <= K < N"):
+            pieces.parse_piece(bad)
+    with pytest.raises(InputError, match="give at most 3 pieces"):
+        pieces.piece_shards(0, 4, 3)

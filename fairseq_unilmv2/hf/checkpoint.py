@@ -37,7 +37,9 @@ def training_config(settings: Dict[str, object], data_dir: str) -> dict:
     argv = [data_dir, "--user-dir", os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
             "--task", "pmlm", "--criterion", "pmlm", *train_flags(settings).split(),
             "--dropout", str(settings["dropout"]), "--attention-dropout", str(settings["attention_dropout"]),
-            "--activation-dropout", str(settings["activation_dropout"])]
+            "--activation-dropout", str(settings["activation_dropout"]),
+            # the task refuses blocks longer than the position table
+            "--tokens-per-sample", str(min(512, int(settings["max_positions"])))]
     args = options.parse_args_and_arch(options.get_training_parser(), argv)
     cfg = convert_namespace_to_omegaconf(args)
     return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)

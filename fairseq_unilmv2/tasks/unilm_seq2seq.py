@@ -8,7 +8,7 @@ from fairseq import utils
 from fairseq.criterions.cross_entropy import CrossEntropyCriterion
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
 from fairseq.data import data_utils, indexed_dataset
-from fairseq.dataclass import FairseqDataclass
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import register_task
 from omegaconf import II, MISSING, open_dict
 
@@ -56,6 +56,12 @@ class UniLMSeq2SeqConfig(FairseqDataclass):
         metadata={"help": "generation: space-separated dictionary symbols that --no-repeat-ngram-size lets "
                   "repeat (s2s-ft --forbid_ignore_word; e.g. '.'): an n-gram is not blocked when its "
                   "completion or its prefix holds one of them"},
+    )
+    length_penalty_formula: ChoiceEnum(["fairseq", "gnmt"]) = field(
+        default="fairseq",
+        metadata={"help": "generation: how --lenpen ranks finished hypotheses: 'fairseq' divides the summed "
+                  "log-probability by length ** lenpen; 'gnmt' by ((5 + length) / 6) ** lenpen, as s2s-ft ranked "
+                  "the published UniLM results (its --length_penalty; lenpen 0 = the raw sum). Length counts </s>"},
     )
     seed: int = II("common.seed")
     train_subset: str = II("dataset.train_subset")

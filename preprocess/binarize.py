@@ -38,6 +38,13 @@ when even that is under 1000 tokens; the whole run's rate is judged at the end (
 shards kept) for runs whose every shard was too small. The JSON summary reports tokens,
 unk_tokens and unk_rate. At most (concurrent fairseq-preprocess runs + 1) shards' text is on
 disk at a time. SIGTERM stops the fairseq-preprocess runs.
+
+Many machines (preprocess/binarize_pieces.py): the same run as independent jobs sharing DATA_BIN,
+each given the arguments above unchanged -- ``--prepare`` once (plan.json and a line index,
+DATA_BIN/.pieces/index.json), ``--piece K/N`` for K = 0 ... N-1 in any order (shards
+K*SHARDS//N ... (K+1)*SHARDS//N - 1, each atomic and resumable as above, reading only their own
+lines), then ``--assemble`` once (checks every shard, writes data-path and README.txt). The
+result is this one-machine run's DATA_BIN byte for byte.
 """
 import argparse
 import concurrent.futures

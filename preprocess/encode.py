@@ -19,6 +19,11 @@ for it, the message says which option to change), more than half left out a warn
 input empty is an error. A WordPiece vocabulary whose case does not match --cased (a cased one,
 i.e. >= 1% of its entries with letters hold an uppercase one, without --cased; one with no
 uppercase entry with --cased) is refused (exit 2) unless --ignore-vocab-case.
+
+Many machines: ``--piece K/N`` encodes only the inputs K, K+N, K+2N, ... (each job of N given the
+same arguments); the N pieces together write what one run writes, byte for byte. Each input is
+encoded whole, so split one large file into several first (``split -n l/64 -d FILE FILE.`` keeps
+lines whole; with --format paragraphs a document may be cut where the file is cut).
 """
 import argparse
 import contextlib

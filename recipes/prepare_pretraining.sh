@@ -6,6 +6,8 @@
 #   bash recipes/prepare_pretraining.sh TEXT_DIR OUT_DIR [SHARDS]
 #   fairseq-train $(cat OUT_DIR/data-path) --user-dir REPO/fairseq_unilmv2 --task pmlm ...
 #   (OUT_DIR/data-bin/README.txt: its dictionary, splits and commands)
+# On many machines (a SLURM cluster, a corpus of 100s of GB): recipes/slurm_preprocess.sh runs the
+# encoding and binarization below as job arrays (encode.py/binarize.py --piece K/N); same data-bin.
 #
 # TEXT_DIR's files (not subdirectories) are the corpus, in name order: UTF-8, one document a line
 # (FORMAT=paragraphs: blank-line separated documents). Environment (defaults):
@@ -18,7 +20,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)  # no cd: TEXT_DIR, OUT_DIR and WORDPIECE_VOCAB stay relative to the caller
 if [ $# -lt 2 ]; then
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 fi
 TEXT=$1 OUT=$2 SHARDS=${3:-1}

@@ -38,9 +38,16 @@ def work(tmp_path_factory):
     (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
     check_script("encode.py", "--spm-model", "spm.model", "--input", "raw/a.txt", "raw/b.txt", "--output-dir", "enc",
                  "--tokens-per-sample", "128", cwd=d)
+    # meanwhile, a piece of another plan (30 held-out lines) for the refusal test: y/shard2
+    other = ["--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt", "--valid-lines", "30", "--shards", "3",
+             "--destdir", "y"]
+    check_script("binarize.py", *other, "--prepare", cwd=d)
+    piece = start("binarize.py", *other, "--piece", "2/3", cwd=d)
     out = check_script("binarize.py", *ARGS, "--workers", "3", cwd=d)
     assert out["shards_binarized"] == 3 and out["lines"] == 994  # 1014 encoded lines, 20 held out
     os.rename(d / "bin", d / "one")
+    _, err = piece.communicate(timeout=300)
+    assert piece.returncode == 0, err[-2000:]
     return d
 
 
@@ -132,11 +139,9 @@ def test_pieces_of_another_plan_and_other_arguments_are_refused(work, tmp_path):
     assert proc.returncode == 2 and "x is not prepared for pieces (no x/plan.json): run once, before the pieces, " \
         f"python {REPO}/preprocess/binarize.py --dict spm.dict.txt" in proc.stderr, proc.stderr
     check_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--prepare", cwd=d)
-    check_script("binarize.py", *x, "--valid-lines", "30", "--destdir", "y", "--prepare", cwd=d)
-    check_script("binarize.py", *x, "--valid-lines", "30", "--destdir", "y", "--piece", "2/3", cwd=d)
-    # y's shard2 (and its record) copied into x: another plan's lines, refused at assembly
-    shutil.copytree(d / "y/shard2", d / "x/shard2")
-    shutil.copy(d / "y/.pieces/shard2.json", d / "x/.pieces/shard2.json")
+    # the fixture's shard2 of a plan with 30 held-out lines (and its record) copied into x: refused at assembly
+    shutil.copytree(work / "y/shard2", d / "x/shard2")
+    shutil.copy(work / "y/.pieces/shard2.json", d / "x/.pieces/shard2.json")
     proc = run_script("binarize.py", *x, "--valid-lines", "20", "--destdir", "x", "--assemble", cwd=d)
     assert proc.returncode == 2 and "x: 3 of 3 shard(s) not ready" in proc.stderr
     assert "shard2 was binarized by a piece of another plan" in proc.stderr
@@ -204,3 +209,53 @@ def test_line_index_finds_and_checks_line_ranges(tmp_path):
             pieces.parse_piece(bad)
     with pytest.raises(InputError, match="give at most 3 pieces"):
         pieces.piece_shards(0, 4, 3)
+
+
+FAKE_SBATCH = """#!/usr/bin/env bash
+# records one submission (its arguments, NUL-separated) and answers a job id, as sbatch --parsable does
+n=$(ls "$SUBMITTED" | wc -l)
+printf '%s\\0' "$@" > "$SUBMITTED/$n"
+echo $((100 + n))
+"""
+
+
+def test_slurm_recipe_submits_the_steps_in_order_and_its_commands_run(work, tmp_path):
+    """recipes/slurm_preprocess.sh with a stand-in sbatch that records each submission: four jobs
+    chained by afterok, the arrays' ranges; the recorded encode tasks, --prepare and --assemble then
+    run here as SLURM would run them (sh -c, SLURM_ARRAY_TASK_ID set), without the binarize tasks:
+    --assemble then names the two missing pieces (their commands are the ones submitted)."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin/sbatch").write_text(FAKE_SBATCH)
+    (tmp_path / "bin/sbatch").chmod(0o755)
+    (tmp_path / "submitted").mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("spm.model", "spm.dict.txt"):
+        shutil.copy(work / name, out / name)
+    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}", SUBMITTED=str(tmp_path / "submitted"),
+               CPUS="1", VALID_LINES="20", TOKENS_PER_SAMPLE="128", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(["bash", str(REPO / "recipes/slurm_preprocess.sh"), str(work / "raw"), str(out), "2"],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "submitted: encode 100, prepare 101, binarize 102, assemble 103" in proc.stdout
+    jobs = []
+    for n in range(4):
+        args = (tmp_path / "submitted" / str(n)).read_text().split("\0")[:-1]
+        opts = dict(a[2:].split("=", 1) for a in args if a.startswith("--") and "=" in a)
+        jobs.append((opts["job-name"], opts.get("array"), opts.get("dependency"), args[args.index("--wrap") + 1]))
+    assert [job[:3] for job in jobs] == [("encode", "0-1", None), ("prepare", None, "afterok:100"),
+                                         ("binarize", "0-1", "afterok:101"), ("assemble", None, "afterok:102")]
+    assert jobs[2][3].endswith(" --piece $SLURM_ARRAY_TASK_ID/2")
+    for name, array, _, wrap in jobs:
+        if name == "binarize":
+            continue
+        for task in range(2) if array else [None]:
+            task_env = dict(env, SLURM_ARRAY_TASK_ID=str(task)) if array else env
+            proc = subprocess.run(["sh", "-c", wrap], env=task_env, capture_output=True, text=True, timeout=120,
+                                  check=False, cwd=tmp_path)
+            if name != "assemble":
+                assert proc.returncode == 0, (name, proc.stderr[-2000:])
+    assert files(out / "encoded") == files(work / "enc")  # the two encode tasks: one encode run, byte for byte
+    assert proc.returncode == 2 and "2 of 2 shard(s) not ready" in proc.stderr
+    piece = jobs[2][3].replace("$SLURM_ARRAY_TASK_ID", "1").replace("'", "").split(" ", 1)[1]  # without python
+    assert f"shard1 is missing (its piece has not run, or failed): run python {piece}\n" in proc.stderr

@@ -208,6 +208,11 @@ def shard_lock(destdir, shard):
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "another process"
+            host, _, pid = holder.partition(" pid ")
+            if host == os.uname().nodename and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                raise InputError(f"shard{shard} is still locked ({path}) by a fairseq-preprocess that {holder} "
+                                 f"started: that piece has ended (killed?), its fairseq-preprocess has not; wait for "
+                                 f"it to end (or stop it), then rerun") from None
             raise InputError(f"shard{shard} is being binarized right now by {holder} (or by a fairseq-preprocess "
                              f"it started, which holds {path} too): wait for it to finish, or stop it; two pieces "
                              f"must not write the same shard") from None

@@ -75,12 +75,12 @@ def read(path: str) -> Optional[VocabIds]:
             symbol the file does not list), a line that is not ``SYMBOL COUNT``, a repeated symbol,
             or a file that is not UTF-8.
     """
+    with open(path, "rb") as f:
+        if not is_header(f.readline().decode("utf-8", "replace")):
+            return None  # an ordinary fairseq dict.txt: not ours to judge
     try:
         with open(path, encoding="utf-8") as f:
-            first = f.readline()
-            if not is_header(first):
-                return None
-            roles = _parse_header(first, path)
+            roles = _parse_header(f.readline(), path)
             symbols, seen = [], {}
             for lineno, raw in enumerate(f, 2):
                 line = raw.rstrip("\n")
@@ -94,7 +94,8 @@ def read(path: str) -> Optional[VocabIds]:
                 seen[symbol] = lineno
                 symbols.append(symbol)
     except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8; write it again with unilmv2-convert-hf") from None
+        raise ValueError(f"{path}:{_first_invalid_line(path)}: not UTF-8; write the file again with "
+                         f"unilmv2-convert-hf") from None
     for role, symbol in roles.items():
         if symbol not in seen:
             raise ValueError(f"{path}:1: the header names {role}={symbol}, which the file does not list")
@@ -102,6 +103,16 @@ def read(path: str) -> Optional[VocabIds]:
     if low >= high:
         raise ValueError(f"{path}: lists no ordinary word after its special symbols")
     return VocabIds(symbols, roles, low, high)
+
+
+def _first_invalid_line(path: str) -> int:
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return lineno
+    return 0
 
 
 def _parse_header(line: str, path: str) -> Dict[str, str]:

@@ -142,7 +142,7 @@ def test_export_reproduces_the_original_and_round_trips(bert_dir, mpnet_dir, tmp
     assert tok("the cats sat")["input_ids"] == [4, 7, 9, 22, 11, 5]
 
 
-def _native_checkpoint(folder, rel_pos_buckets, num_segments):
+def _native_checkpoint(folder, rel_pos_buckets, num_segments, maelm=False):
     """A unilmv2 checkpoint as fairseq-train writes it, on a fairseq dict.txt (WordPiece tokens)."""
     from fairseq_unilmv2.hf.checkpoint import save_checkpoint
     from fairseq_unilmv2.models.unilmv2 import UniLMv2Config
@@ -163,14 +163,18 @@ def _native_checkpoint(folder, rel_pos_buckets, num_segments):
         def pad(self):
             return d.pad()
 
-    model = _randomise(UniLMv2Model(UniLMv2Config(**settings), _D(range(len(d)))), 5)
+    model = _randomise(UniLMv2Model(UniLMv2Config(**settings), _D(range(len(d))), mae_decoder=maelm), 5)
+    assert (model.mae_decoder is not None) == maelm
     save_checkpoint(os.path.join(folder, "model.pt"), settings, model.state_dict(), str(folder))
     return model, d
 
 
-@pytest.mark.parametrize("buckets,segments,arch", [(32, 2, "MPNetForMaskedLM"), (0, 2, "BertForMaskedLM")])
-def test_native_model_exports_its_function(buckets, segments, arch, tmp_path):
-    ours, d = _native_checkpoint(tmp_path / "ck", buckets, segments)
+@pytest.mark.parametrize("buckets,segments,maelm,arch", [
+    (32, 2, False, "MPNetForMaskedLM"), (0, 2, False, "BertForMaskedLM"), (32, 2, True, "MPNetForMaskedLM")])
+def test_native_model_exports_its_function(buckets, segments, maelm, arch, tmp_path):
+    """Our own models: the relative bias -> MPNet (segment 0 folded into the positions), none ->
+    BERT; an MAE-LM checkpoint exports its encoder (MLM logits of the encoder + head)."""
+    ours, d = _native_checkpoint(tmp_path / "ck", buckets, segments, maelm)
     assert hf_export.run(hf_export.build_parser().parse_args([str(tmp_path / "ck" / "model.pt"), str(tmp_path / "hf")])) == 0
     config = json.loads((tmp_path / "hf" / "config.json").read_text())
     assert config["architectures"] == [arch]

@@ -120,3 +120,18 @@ def test_preprocess_finetune_generate(converted, tmp_path):
         assert not {"[CLS]", "[PAD]", "[MASK]", "<pseudo>"} & set(words)
         assert not any(w.startswith("[unused") for w in words)
     assert np.isfinite([float(line.split("\t")[1]) for line in hypotheses]).all()
+
+    # the fine-tuned seq2seq checkpoint leaves fairseq too (its dictionary is the data-bin's dict.src.txt)
+    from fairseq_unilmv2.hf import export as hf_export
+
+    assert hf_export.run(hf_export.build_parser().parse_args(
+        [str(tmp_path / "ck" / "checkpoint_last.pt"), str(tmp_path / "hf")])) == 0
+    hf = transformers.AutoModelForMaskedLM.from_pretrained(str(tmp_path / "hf")).eval()
+    hf_tok = transformers.AutoTokenizer.from_pretrained(str(tmp_path / "hf"))
+    ids = torch.tensor([tok.encode(SENTENCES[1]).ids])
+    assert hf_tok(SENTENCES[1])["input_ids"] == ids[0].tolist()  # uncased, as the original tokenizer
+    state = torch.load(tmp_path / "ck" / "checkpoint_last.pt", weights_only=False)["model"]
+    with torch.no_grad():
+        embeddings = hf.bert.embeddings.word_embeddings.weight
+        assert torch.equal(embeddings, state["transformer.embed_tokens.weight"][: embeddings.size(0)].float())
+        assert torch.isfinite(hf(input_ids=ids).logits).all()

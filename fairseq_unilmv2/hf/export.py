@@ -75,17 +75,21 @@ def run(args) -> int:
 
 
 def find_dict(checkpoint_path: str, cfg) -> str:
+    """The dictionary of the checkpoint's data folder (its task config's ``data``): dict.txt
+    (--task pmlm) or dict.SRC.txt (--task unilm_seq2seq); else dict.txt beside the checkpoint."""
     import os
 
-    candidates = []
-    data = ((cfg or {}).get("task") or {}).get("data") if hasattr(cfg, "get") else None
-    if data:
-        candidates.append(os.path.join(str(data).split(os.pathsep)[0], "dict.txt"))
-    candidates.append(os.path.join(os.path.dirname(os.path.abspath(checkpoint_path)), "dict.txt"))
+    task = (cfg.get("task") or {}) if hasattr(cfg, "get") else {}
+    folders = []
+    if task.get("data"):
+        folders.append(str(task["data"]).split(os.pathsep)[0])
+    folders.append(os.path.dirname(os.path.abspath(checkpoint_path)))
+    names = ["dict.txt"] + ([f"dict.{task['source_lang']}.txt"] if task.get("source_lang") else [])
+    candidates = [os.path.join(folder, name) for folder in folders for name in names]
     for path in candidates:
         if os.path.isfile(path):
             return path
-    raise FileNotFoundError(f"no dict.txt found for {checkpoint_path} (looked at {', '.join(candidates)}): "
+    raise FileNotFoundError(f"no dictionary found for {checkpoint_path} (looked at {', '.join(candidates)}): "
                             f"pass --dict DATA_BIN/dict.txt, the dictionary it was trained with")
 
 
@@ -157,6 +161,7 @@ def export(checkpoint_path: str, out_dir: str, dict_path: str = None):
     activation = get("activation_fn", "gelu") or "gelu"
     if activation not in EXPORT_ACTIVATIONS:
         raise FormatError(f"activation_fn {activation!r} has no transformers name")
+    # the Transformer alone: MAE-LM's pre-training decoder (mae_decoder.*) is not exported
     tensors = {k.removeprefix("transformer."): v.float() for k, v in weights.items()
                if k.startswith("transformer.") and k != "transformer.lm_head.weight"}
     for name in ("embed_tokens.weight", "lm_head.bias"):
@@ -199,9 +204,6 @@ def export(checkpoint_path: str, out_dir: str, dict_path: str = None):
         "layer_norm_eps": float(get("layer_norm_eps", 1e-12) or 1e-12), "initializer_range": 0.02,
         "pad_token_id": pad, "tie_word_embeddings": True,
     })
-    dropped = [k for k in tensors if k.startswith("mae_decoder.")]
-    for k in dropped:
-        del tensors[k]
     save_file(ours_to_hf(tensors, fmt, layers, offset), os.path.join(out_dir, "model.safetensors"),
               metadata={"format": "pt"})
     with open(os.path.join(out_dir, "config.json"), "w", encoding="utf-8") as f:

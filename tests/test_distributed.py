@@ -1,0 +1,451 @@
+"""Data parallel on fairseq's engine, on CPU: ``unilmv2-launch`` (alone, under torchrun, under
+srun's variables) and 2 gloo processes equal to 1 process with ``--update-freq 2``.
+
+Runs that only need fairseq-train's own code go through :class:`TrainServer` (one Python that
+imported torch and fairseq once, forking a fresh process per rank for each run: ~1 s a run
+instead of ~4.5 s); the launcher's own tests run the console scripts as users do.
+"""
+import argparse
+import atexit
+import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import pytest
+import torch
+
+from fairseq_unilmv2 import launch
+
+from .helpers import REPO, USER_DIR, check_cli, inner_logs, lee_corpus_lines
+
+# One layer of width 32: the runs are about equality, not quality.
+TINY = ["--user-dir", USER_DIR, "--arch", "unilmv2_tiny", "--encoder-layers", "1", "--encoder-embed-dim", "32",
+        "--encoder-ffn-embed-dim", "64", "--encoder-attention-heads", "2", "--dropout", "0",
+        "--attention-dropout", "0", "--seed", "7", "--cpu", "--optimizer", "adam", "--lr", "1e-3",
+        "--lr-scheduler", "inverse_sqrt", "--warmup-updates", "4", "--log-format", "json",
+        "--log-interval", "1", "--disable-validation", "--batch-size", "8", "--save-interval-updates", "4",
+        "--max-update", "10", "--num-workers", "0"]
+TASKS = {
+    "pmlm": ["bin", "--task", "pmlm", "--criterion", "pmlm", "--tokens-per-sample", "64", "--mae-decoder-layers", "1"],
+    "unilm_seq2seq": ["bin_s2s", "--task", "unilm_seq2seq", "--criterion", "unilm_seq2seq",
+                      "--max-source-positions", "40", "--max-target-positions", "16"],
+}
+# The corpus below: 28 Lee documents, 5480 tokens with </s>, in blocks of 63 + <s>: 87 blocks;
+# and 88 (source, target) pairs. Either is 11 batches of <= 8, so an epoch is 6 updates of 2
+# batches, the last with one (rank 1 of 2 then trains on a dummy batch). Hand-counted.
+LINES, PAIRS = 28, 88
+UPDATES_PER_EPOCH = 6
+# What must agree, update for update: the losses (3 decimals in fairseq's json log) and the
+# batch contents (words and sentences per update prove the same examples were drawn).
+COMPARED = ("loss", "ae_loss", "par_loss", "nll_loss", "wpb", "bsz", "epoch")
+
+
+def train_args(task, objective=None, *extra):
+    args = TASKS[task] + TINY + list(extra)
+    return args + (["--objective", objective] if objective else [])
+
+
+# ---------------------------------------------------------------------------------------------
+# the training server
+
+
+def serve():
+    """Body of the server process: read one JSON job a line, run each of its ranks' argv
+    (``fairseq-train ...`` or ``fairseq-preprocess ...``: the console script's ``cli_main``) in a
+    forked process, answer with the ranks' exit codes (negative: killed by that signal)."""
+    reply = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # stray prints of the imports must not mix with the answers
+    import torch._dynamo  # noqa: F401  torch.optim imports it on first use: 1.5 s, once here
+    from fairseq import utils
+    from fairseq_cli import preprocess, train
+
+    programs = {"fairseq-train": train, "fairseq-preprocess": preprocess}
+
+    utils.import_user_module(argparse.Namespace(user_dir=USER_DIR))  # as fairseq-train does
+    # fairseq-train turns its flags into a config with hydra's compose: 1.4 s the first time,
+    # 0.5 s once hydra's parsers are built, so build them here, before the forks
+    from fairseq import options
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    convert_namespace_to_omegaconf(options.parse_args_and_arch(options.get_training_parser(), train_args("pmlm")))
+    for request in sys.stdin:
+        job = json.loads(request)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pids = []
+        for i, argv in enumerate(job["argv"]):
+            group = pids[0] if pids else 0
+            pid = os.fork()
+            if pid == 0:
+                _run_rank(programs[argv[0]], argv, job, i, group)
+            try:  # the ranks of a job share a process group: one SIGKILL stops them all
+                os.setpgid(pid, group or pid)
+            except OSError:
+                pass
+            pids.append(pid)
+        codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in pids]
+        reply.write(json.dumps(codes) + "\n")
+        reply.flush()
+
+
+class _DieAfter(logging.Handler):
+    """``kill -9`` of the whole job right after update ``n`` is logged (before its checkpoint
+    is due and before update n + 1 starts): a crash at a known point, so a test knows which
+    checkpoint the next run resumes from."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n = n
+
+    def emit(self, record):
+        if record.name == "train_inner" and json.loads(record.getMessage())["num_updates"] == str(self.n):
+            sys.stdout.flush()
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _run_rank(program, argv, job, i, group):
+    code = 1
+    try:
+        os.setpgid(0, group)
+        os.chdir(job["cwd"])
+        log = os.open(job["logs"][i], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        logging.basicConfig(format="%(asctime)s | %(levelname)s | %(name)s | %(message)s", level=logging.INFO,
+                            stream=sys.stdout, force=True)  # fairseq-train's format
+        if job.get("die_after") and i == 0:
+            logging.getLogger().addHandler(_DieAfter(job["die_after"]))
+        sys.argv = list(argv)
+        program.cli_main()
+        code = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+class TrainServer:
+    def __init__(self):
+        env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from tests.test_distributed import serve; serve()"], cwd=REPO, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.count = 0
+
+    def run(self, ranks, cwd, die_after=None, timeout=300):
+        """Run ``ranks`` (one argv each, the console script first) together; returns (exit codes,
+        rank 0's output)."""
+        self.count += 1
+        logs = [str(Path(cwd) / f"run{self.count}.rank{i}.log") for i in range(len(ranks))]
+        job = {"argv": ranks, "cwd": str(cwd), "logs": logs, "die_after": die_after}
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            self.close()
+            raise AssertionError(f"training server: no answer in {timeout} s; logs {logs}")
+        codes = json.loads(self.proc.stdout.readline())
+        return codes, Path(logs[0]).read_text()
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def rank_argvs(args, world_size=2):
+    """The argv of every rank, with the flags ``unilmv2-launch --nproc-per-node N`` gives them."""
+    plan = launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
+                             {}, world_size)
+    return [launch.rank_command(["fairseq-train", *args], plan, rank, local, "cpu", 0) for rank, local in plan.ranks]
+
+
+# ---------------------------------------------------------------------------------------------
+# one set-up for the session: data-bins, the server, reference runs (test_resume.py shares it)
+
+_SESSION = {}
+
+
+class Workspace:
+    def __init__(self, root: Path):
+        self.root = root
+        self.server = TrainServer()
+        self.references = {}
+        self.runs = 0
+        lines = [line for line in lee_corpus_lines() if line][:LINES]
+        (root / "train.txt").write_text("\n".join(lines) + "\n")
+        self.check(["fairseq-preprocess", "--only-source", "--trainpref", "train.txt", "--destdir", "bin",
+                    "--workers", "1"])
+        words = [line.split() for line in lee_corpus_lines() if line][:PAIRS]
+        (root / "s2s.src").write_text("\n".join(" ".join(w[:30]) for w in words) + "\n")
+        (root / "s2s.tgt").write_text("\n".join(" ".join(w[30:38]) for w in words) + "\n")
+        self.check(["fairseq-preprocess", "-s", "src", "-t", "tgt", "--trainpref", "s2s", "--srcdict",
+                    "bin/dict.txt", "--joined-dictionary", "--destdir", "bin_s2s", "--workers", "1"])
+
+    def check(self, argv):
+        codes, out = self.server.run([argv], self.root)
+        assert codes == [0], out[-3000:]
+        return out
+
+    def save_dir(self, name):
+        self.runs += 1
+        path = self.root / f"{name}-{self.runs}"
+        assert not path.exists()
+        return path
+
+    def reference(self, task, objective=None):
+        """1 process, ``--update-freq 2``, uninterrupted: (json log rows by update, save dir)."""
+        key = (task, objective)
+        if key not in self.references:
+            save = self.save_dir(f"ref-{objective or task}")
+            out = self.check(["fairseq-train", *train_args(task, objective, "--update-freq", "2", "--save-dir", str(save))])
+            assert f"grouped total_num_itrs = {UPDATES_PER_EPOCH}" in out
+            self.references[key] = (rows_by_update(out), save)
+        return self.references[key]
+
+
+def workspace(tmp_path_factory) -> Workspace:
+    if "ws" not in _SESSION:
+        _SESSION["ws"] = Workspace(tmp_path_factory.mktemp("distributed"))
+        atexit.register(_SESSION["ws"].server.close)
+    return _SESSION["ws"]
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    return workspace(tmp_path_factory)
+
+
+def rows_by_update(output):
+    return {int(row["num_updates"]): {k: row[k] for k in COMPARED if k in row} for row in inner_logs(output)}
+
+
+def assert_same_updates(rows, reference, updates):
+    assert sorted(rows) == list(updates), sorted(rows)
+    for n in updates:
+        assert rows[n] == reference[n], (n, rows[n], reference[n])
+
+
+def assert_same_parameters(save_a, save_b):
+    """Model parameters and Adam state of two checkpoint_last.pt, within float tolerance."""
+    a = torch.load(Path(save_a) / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    b = torch.load(Path(save_b) / "checkpoint_last.pt", map_location="cpu", weights_only=False)
+    assert a["optimizer_history"][-1]["num_updates"] == b["optimizer_history"][-1]["num_updates"]
+    assert a["model"].keys() == b["model"].keys()
+    for name in a["model"]:
+        torch.testing.assert_close(a["model"][name], b["model"][name], rtol=1e-5, atol=1e-6, msg=name)
+    for key in ("exp_avg", "exp_avg_sq"):
+        for i, state in a["last_optimizer_state"]["state"].items():
+            torch.testing.assert_close(state[key], b["last_optimizer_state"]["state"][i][key], rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# the launcher's rules (pure, no processes)
+
+
+def test_spawn_plan_numbers_ranks_node_major_and_refuses_a_half_given_multi_node_setup():
+    args = argparse.Namespace(nnodes=2, node_rank=1, master_addr="node0", master_port=29500)
+    plan = launch.spawn_plan(args, {}, 4)
+    assert plan.world_size == 8
+    assert plan.ranks == [(4, 0), (5, 1), (6, 2), (7, 3)]  # node 1 holds ranks 4..7
+    assert plan.init_method == "tcp://node0:29500"
+    with pytest.raises(launch.LaunchError, match="--master-addr"):
+        launch.spawn_plan(argparse.Namespace(nnodes=2, node_rank=0, master_addr=None, master_port=None), {}, 4)
+    with pytest.raises(launch.LaunchError, match="--node-rank 2 is not in 0..1"):
+        launch.spawn_plan(argparse.Namespace(nnodes=2, node_rank=2, master_addr="a", master_port=1), {}, 4)
+    single = launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
+                               {}, 2)
+    assert single.ranks == [(0, 0), (1, 1)] and single.init_method.startswith("tcp://127.0.0.1:")
+    assert int(single.init_method.rsplit(":", 1)[1]) > 0  # a free port was picked
+
+
+def test_rank_arguments_on_cpu_gpu_and_for_hydra():
+    assert launch.rank_arguments(["fairseq-train", "bin"], 3, 1, 4, "tcp://h:5", "cpu") == [
+        "--distributed-world-size", "4", "--distributed-rank", "3", "--distributed-init-method", "tcp://h:5",
+        "--distributed-no-spawn", "--device-id", "1", "--distributed-backend", "gloo",
+        "--ddp-backend", "legacy_ddp", "--cpu"]
+    # on GPU fairseq's own DDP and NCCL; an explicit --cpu is not repeated
+    assert launch.rank_arguments(["fairseq-train", "bin"], 0, 0, 8, "env://", "cuda")[-2:] == [
+        "--distributed-backend", "nccl"]
+    assert "--cpu" not in launch.rank_arguments(["fairseq-train", "--cpu"], 0, 0, 2, "env://", "cpu")
+    assert launch.rank_arguments(["fairseq-hydra-train", "--config-name", "x"], 1, 1, 2, "tcp://h:5", "cpu") == [
+        "distributed_training.distributed_world_size=2", "distributed_training.distributed_rank=1",
+        "distributed_training.distributed_init_method=tcp://h:5", "distributed_training.distributed_no_spawn=true",
+        "distributed_training.device_id=1", "distributed_training.distributed_backend=gloo",
+        "distributed_training.ddp_backend=legacy_ddp", "common.cpu=true"]
+    # srun --gpus-per-task 1 shows each task its GPU as device 0
+    assert launch.device_id(5, "cuda", 1) == 0 and launch.device_id(5, "cuda", 8) == 5
+
+
+def test_command_that_sets_what_the_launcher_sets_is_refused():
+    with pytest.raises(launch.LaunchError, match="sets --distributed-rank"):
+        launch.check_command(["fairseq-train", "bin", "--distributed-rank=1"], "cpu")
+    with pytest.raises(launch.LaunchError, match="sets distributed_training.device_id"):
+        launch.check_command(["fairseq-hydra-train", "distributed_training.device_id=0"], "cuda")
+    with pytest.raises(launch.LaunchError, match="--ddp-backend pytorch_ddp does not train CPU modules"):
+        launch.check_command(["fairseq-train", "bin", "--ddp-backend", "pytorch_ddp"], "cpu")
+    with pytest.raises(launch.LaunchError, match="nccl does not run on CPU"):
+        launch.check_command(["fairseq-train", "bin", "--distributed-backend", "nccl"], "cpu")
+    launch.check_command(["fairseq-train", "bin", "--ddp-backend", "legacy_ddp"], "cpu")
+    launch.check_command(["fairseq-train", "bin", "--ddp-backend", "pytorch_ddp"], "cuda")
+
+
+def test_torchrun_and_srun_variables_make_this_process_one_rank():
+    torchrun = {"RANK": "5", "LOCAL_RANK": "1", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4",
+                "MASTER_ADDR": "n0", "MASTER_PORT": "29500"}
+    plan = launch.external_plan(torchrun)
+    assert (plan.source, plan.world_size, plan.ranks, plan.init_method) == ("torchrun", 8, [(5, 1)], "env://")
+    srun = {"SLURM_JOB_ID": "4242", "SLURM_STEP_ID": "0", "SLURM_PROCID": "9", "SLURM_LOCALID": "1",
+            "SLURM_NTASKS": "16", "SLURM_NNODES": "2", "SLURM_NODEID": "1",
+            "SLURM_JOB_NODELIST": "gpu[07-08]", "SLURM_STEP_NODELIST": "gpu[07-08]"}
+    plan = launch.external_plan(srun)
+    port = 20000 + (4242 * 31 + 0) % 40000  # the same in every task of the step
+    assert (plan.source, plan.world_size, plan.ranks) == ("srun", 16, [(9, 1)])
+    assert plan.init_method == f"tcp://gpu07:{port}"
+    assert launch.external_plan(dict(srun, MASTER_ADDR="10.0.0.7", MASTER_PORT="1234")).init_method == \
+        "tcp://10.0.0.7:1234"
+    # a batch script (no srun step) is not a rank; nor is a plain shell
+    assert launch.external_plan({k: v for k, v in srun.items() if k != "SLURM_STEP_ID"}) is None
+    assert launch.external_plan({}) is None
+    # srun with one task per node and --nproc-per-node: nodes and master from SLURM
+    per_node = dict(srun, SLURM_NTASKS="2", SLURM_PROCID="1")
+    plan = launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
+                             per_node, 8)
+    assert plan.world_size == 16 and plan.ranks[0] == (8, 0) and plan.init_method == f"tcp://gpu07:{port}"
+    with pytest.raises(launch.LaunchError, match="--ntasks-per-node 1"):
+        launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
+                          srun, 8)
+
+
+@pytest.mark.parametrize("nodelist, first", [
+    ("gpu07", "gpu07"), ("gpu[07-09,12],cpu1", "gpu07"), ("a-[1-2]b[3-4]", "a-1b3"),
+    ("node12,node[01-02]", "node12"), ("rack[3,1]-n[10-11]", "rack3-n10"),
+])
+def test_first_host_of_a_slurm_node_list(nodelist, first):
+    assert launch.first_host(nodelist) == first
+
+
+# ---------------------------------------------------------------------------------------------
+# the launcher's processes
+
+
+LAUNCH = str(Path(sys.executable).parent / "unilmv2-launch")
+# A stand-in rank: prints its variables; rank 1 fails after a moment, rank 0 would run 60 s.
+FAKE_RANK = ("import os, sys, time; r = int(os.environ['RANK']); "
+             "print('rank', r, 'of', os.environ['WORLD_SIZE'], 'args', ' '.join(sys.argv[1:4]), flush=True); "
+             "time.sleep(0.5) if r else None; "
+             "sys.exit(print('rank one broke', file=sys.stderr) or 3) if r else time.sleep(60)")
+
+
+def test_launcher_stops_every_rank_when_one_fails_and_exits_with_its_status(tmp_path):
+    start = time.monotonic()
+    proc = subprocess.run([LAUNCH, "--nproc-per-node", "2", "--log-dir", str(tmp_path), "--",
+                           sys.executable, "-c", FAKE_RANK, "--cpu"],
+                          capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - start < 20  # rank 0 was stopped, not waited for (60 s)
+    assert proc.returncode == 3, proc.stderr
+    assert "[rank 0] rank 0 of 2 args --cpu --distributed-world-size 2" in proc.stdout
+    assert "[rank 1] rank one broke" in proc.stderr
+    assert "unilmv2-launch: rank 1 failed with exit status 3; the other ranks were stopped" in proc.stderr
+    assert proc.stderr.rstrip().endswith("rank one broke")  # its stderr repeated at the end
+    assert (tmp_path / "rank1.log").read_text().splitlines()[-1] == "rank one broke"
+
+
+def test_launcher_passes_sigterm_on_and_exits_143(tmp_path):
+    proc = subprocess.Popen([LAUNCH, "--nproc-per-node", "2", "--", sys.executable, "-c",
+                             "import time, os; print('up', flush=True); time.sleep(60)", "--cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().endswith("up\n") and proc.stdout.readline().endswith("up\n")
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert time.monotonic() - start < 5  # both ranks ended on the forwarded SIGTERM
+    assert "stopped by SIGTERM" in proc.stderr.read()
+
+
+def test_launcher_usage_errors_are_one_line_and_status_2():
+    proc = subprocess.run([LAUNCH, "--nproc-per-node", "2", "--", "fairseq-train", "bin", "--cpu",
+                           "--distributed-world-size", "2"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == ("unilmv2-launch: error: the command sets --distributed-world-size; unilmv2-launch sets "
+                           "it for every process: remove it\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2 processes = 1 process with --update-freq 2, through each way in
+
+
+def test_launcher_two_cpu_processes_equal_update_freq_two_and_resume_after_kill_9(ws):
+    """``unilmv2-launch --nproc-per-node 2 -- fairseq-train ...`` as a user runs it; the whole job
+    (launcher and ranks) is killed with SIGKILL mid-epoch, and the same command resumes."""
+    reference, ref_save = ws.reference("pmlm", "pmlm")
+    save = ws.save_dir("launch")
+    command = [LAUNCH, "--nproc-per-node", "2", "--", "fairseq-train", *train_args("pmlm", "pmlm", "--save-dir", str(save))]
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(command, cwd=ws.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    first = []
+    for line in proc.stdout:
+        first.append(line)
+        if '"num_updates": "5"' in line:  # after the checkpoint of update 4, mid-epoch 1
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    first.append(proc.stdout.read())
+    assert proc.wait(timeout=60) == -signal.SIGKILL, "".join(first)[-3000:]
+    killed = rows_by_update("".join(first))
+    assert 5 <= max(killed) < 10
+    out = check_cli(["unilmv2-launch", *command[1:]], cwd=ws.root)  # the same command again
+    assert "[rank 0]" in out and "[rank 1]" in out
+    resumed = rows_by_update(out)
+    start = min(resumed)  # the update after the checkpoint it resumed from
+    assert f"Loaded checkpoint {save}/checkpoint_last.pt (epoch " in out and start > 4
+    assert_same_updates(killed, reference, range(1, max(killed) + 1))
+    assert_same_updates(resumed, reference, range(start, 11))
+    assert_same_parameters(save, ref_save)
+
+
+def test_torchrun_starts_two_cpu_ranks_through_the_launcher(ws):
+    """``torchrun --nproc-per-node 2 --no-python unilmv2-launch -- fairseq-train ...``: stock
+    fairseq under torchrun on CPU trains every process alone (its default world size is the GPU
+    count, 0)."""
+    reference, ref_save = ws.reference("unilm_seq2seq")
+    save = ws.save_dir("torchrun")
+    port = launch.free_port("127.0.0.1")
+    out = check_cli(["torchrun", "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(port),
+                     "--no-python", "unilmv2-launch", "--", "fairseq-train",
+                     *train_args("unilm_seq2seq", None, "--save-dir", str(save))], cwd=ws.root)
+    assert "distributed init (rank 1): env://" in out
+    assert_same_updates(rows_by_update(out), reference, range(1, 11))
+    assert_same_parameters(save, ref_save)
+
+
+def test_srun_tasks_become_ranks_through_the_launcher(ws):
+    """Two ``unilmv2-launch -- fairseq-train ...`` processes with the variables srun gives the
+    tasks of a 2-task step on one node (no SLURM here; the node list names this machine)."""
+    reference, ref_save = ws.reference("pmlm", "mlm")
+    save = ws.save_dir("srun")
+    slurm = {"SLURM_JOB_ID": "77", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2", "SLURM_NNODES": "1",
+             "SLURM_NODEID": "0", "SLURM_JOB_NODELIST": "localhost", "MASTER_PORT": str(launch.free_port("127.0.0.1"))}
+    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1", **slurm)
+    command = [LAUNCH, "--", "fairseq-train", *train_args("pmlm", "mlm", "--save-dir", str(save))]
+    procs = [subprocess.Popen(command, cwd=ws.root, env=dict(env, SLURM_PROCID=str(r), SLURM_LOCALID=str(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in (0, 1)]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][-3000:] + outs[1][-3000:]
+    assert f"distributed init (rank 1): tcp://localhost:{slurm['MASTER_PORT']}" in outs[1]
+    assert_same_updates(rows_by_update(outs[0]), reference, range(1, 11))
+    assert_same_parameters(save, ref_save)

@@ -58,7 +58,7 @@ FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the others are only passed on
 TAIL_LINES = 20  # stderr lines of a failed rank repeated at the end
 
-# fairseq-train flag -> fairseq-hydra-train key of what the launcher sets for every rank
+# fairseq-train flag -> fairseq-hydra-train key, for what the launcher sets or refuses
 KEYS = {
     "--distributed-world-size": "distributed_training.distributed_world_size",
     "--distributed-rank": "distributed_training.distributed_rank",
@@ -68,6 +68,8 @@ KEYS = {
     "--distributed-backend": "distributed_training.distributed_backend",
     "--ddp-backend": "distributed_training.ddp_backend",
     "--cpu": "common.cpu",
+    "--distributed-port": "distributed_training.distributed_port",
+    "--distributed-num-procs": "distributed_training.distributed_num_procs",
 }
 # Set by the launcher, so refused in the command (a second value would silently win or lose).
 OWNED = ("--distributed-world-size", "--distributed-rank", "--distributed-init-method",
@@ -154,8 +156,11 @@ def flag_value(command: Sequence[str], flag: str) -> Optional[str]:
 
 
 def wants_cpu(command: Sequence[str]) -> bool:
+    """``--cpu`` (a switch: what follows it is another argument) or ``common.cpu=true``."""
+    if not is_hydra(command):
+        return "--cpu" in command
     value = flag_value(command, "--cpu")
-    return value is not None and value.lower() in ("", "true", "1", "yes")
+    return value is not None and value.lower() in ("true", "1", "yes")
 
 
 def check_command(command: Sequence[str], device: str) -> None:
@@ -222,8 +227,8 @@ def first_host(nodelist: str) -> str:
         return first
     prefix, rest = first.split("[", 1)
     ranges, suffix = rest.split("]", 1)
-    return prefix + ranges.split(",")[0].split("-")[0] + first_host(suffix) if suffix else \
-        prefix + ranges.split(",")[0].split("-")[0]
+    lowest = ranges.split(",")[0].split("-")[0]  # "07-09,12" -> "07"
+    return prefix + lowest + (first_host(suffix) if suffix else "")
 
 
 def slurm_port(env: Dict[str, str]) -> int:

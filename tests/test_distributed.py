@@ -283,6 +283,7 @@ def test_rank_arguments_on_cpu_gpu_and_for_hydra():
     assert launch.rank_arguments(["fairseq-train", "bin"], 0, 0, 8, "env://", "cuda")[-2:] == [
         "--distributed-backend", "nccl"]
     assert "--cpu" not in launch.rank_arguments(["fairseq-train", "--cpu"], 0, 0, 2, "env://", "cpu")
+    assert launch.wants_cpu(["fairseq-train", "--cpu", "bin"])  # a switch: "bin" is the data, not its value
     assert launch.rank_arguments(["fairseq-hydra-train", "--config-name", "x"], 1, 1, 2, "tcp://h:5", "cpu") == [
         "distributed_training.distributed_world_size=2", "distributed_training.distributed_rank=1",
         "distributed_training.distributed_init_method=tcp://h:5", "distributed_training.distributed_no_spawn=true",

@@ -9,7 +9,7 @@ current one looks the buckets up per distance, builds the mask once in the compu
 (autocast's bf16 here), contiguous and key-padded to 16, and opens rows without a visible key.
 Both compute the same attention (tests/test_pmlm_attention.py, tests/test_half_precision.py).
 
-Timed: building the mask alone, and a training step (forward + backward) of the Transformer,
+Timed (on CPU: one thread, process CPU time): building the mask alone, and a training step (forward + backward) of the Transformer,
 in float32 and under torch.autocast(bfloat16), with and without the relative position bias.
 On a GPU the same script runs on CUDA (``--device cuda``; benchmarks/gpu_check.sh calls it).
 
@@ -70,14 +70,17 @@ def timed(fn, args):
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    # On CPU: one thread and the process's CPU time, which other processes sharing the cores
+    # barely disturb (wall-clock time on a shared 2-core machine varied 10x between runs).
+    clock = time.process_time if args.device == "cpu" else time.perf_counter
     for _ in range(2):
         fn()
     sync()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(args.iters):
         fn()
     sync()
-    return (time.perf_counter() - start) / args.iters
+    return (clock() - start) / args.iters
 
 
 def main():
@@ -91,6 +94,8 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default="cpu")
     args = p.parse_args()
+    if args.device == "cpu":
+        torch.set_num_threads(1)
     tokens, positions, allowed = pmlm_batch(args, seed=1)
 
     results = {}

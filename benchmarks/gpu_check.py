@@ -13,7 +13,10 @@
    --bf16 leaves generation in float32): ``--task unilm_seq2seq`` (pseudo-mask and causal decoding)
    against fairseq's ``transformer`` with as many encoder and decoder layers, of the same width, on
    the same data, every hypothesis forced to the same length; sentences/s and the ratios.
-3. The attention mask, previous against current (benchmarks/attention_speed.py on the device).
+3. fairseq's own --fp16 and --bf16 training of every objective (pmlm, mlm, mpnet, maelm) and of
+   unilm_seq2seq fine-tuning, a few updates each (4 layers, 768 wide): losses finite and falling;
+   then fairseq-generate --fp16 on the fp16-tuned model: finite hypothesis scores.
+4. The attention mask, previous against current (benchmarks/attention_speed.py on the device).
 
 Model FLOPs (the FLOPs of the model's own computation; fwd + bwd = 3 x forward), per update:
 
@@ -34,6 +37,7 @@ TPU) to check the script itself, in a few minutes.
 """
 import argparse
 import json
+import math
 import os
 import random
 import re
@@ -263,6 +267,78 @@ def beam_search(a, root):
             "ratio_vs_transformer": {n: round(best[n] / best["transformer"], 3) for n in best if n != "transformer"}}
 
 
+def copy_task(d, pairs, src_len, tgt_len, seed=0):
+    """Seq2seq data whose target is the first ``tgt_len`` words of the source: learnable, so a
+    short fine-tuning's loss falls."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(500)]
+    for split, n in (("train", pairs), ("valid", 16), ("test", 50)):
+        src = [rng.choices(words, k=src_len) for _ in range(n)]
+        (d / f"{split}.src").write_text("\n".join(" ".join(x) for x in src) + "\n")
+        (d / f"{split}.tgt").write_text("\n".join(" ".join(x[:tgt_len]) for x in src) + "\n")
+
+
+def precision(a, root):
+    """Every objective, and seq2seq fine-tuning, through fairseq's own --fp16 and --bf16 paths for
+    a few updates (losses finite and falling), then fairseq-generate --fp16 on the fp16-tuned
+    model (every sentence gets finite-scored hypotheses). The dry run takes fairseq's
+    --memory-efficient-fp16 (its --fp16 optimizer needs CUDA; its --bf16 on a CPU-only machine
+    takes the TPU path), on CPU."""
+    d = root / "precision"
+    d.mkdir()
+    markov_corpus(d / "train.txt", 2000 if not a.dry_run else 64, 128, vocab=2000 if not a.dry_run else 200)
+    run_module("fairseq_cli.preprocess", ["--only-source", "--trainpref", "train.txt", "--destdir", "bin",
+                                          "--workers", "8"], d)
+    s2s = d / "s2s"
+    s2s.mkdir()
+    copy_task(s2s, 2000 if not a.dry_run else 64, 60 if not a.dry_run else 20, 20 if not a.dry_run else 6)
+    run_module("fairseq_cli.preprocess", ["-s", "src", "-t", "tgt", "--joined-dictionary", "--trainpref", "train",
+                                          "--validpref", "valid", "--testpref", "test", "--destdir", "bin",
+                                          "--workers", "8"], s2s)
+    precisions = {"fp16": ["--memory-efficient-fp16", "--cpu"]} if a.dry_run else {"fp16": ["--fp16"], "bf16": ["--bf16"]}
+    updates = 6 if a.dry_run else a.precision_updates
+    layers = ["--encoder-layers", "2" if a.dry_run else "4", "--encoder-embed-dim", str(a.dim),
+              "--encoder-ffn-embed-dim", str(4 * a.dim), "--encoder-attention-heads", str(a.heads)]
+    train = ["--optimizer", "adam", "--lr", "5e-4", "--lr-scheduler", "polynomial_decay", "--warmup-updates",
+             str(max(1, updates // 5)), "--total-num-update", str(updates), "--max-update", str(updates),
+             "--clip-norm", "1.0", "--disable-validation", "--num-workers", "0", "--log-format", "json",
+             "--log-interval", str(max(1, updates // 5)), "--seed", "1", "--arch", "unilmv2_base", *layers,
+             "--user-dir", str(REPO / "fairseq_unilmv2")]
+    report = {}
+
+    def check(name, out):
+        rows = inner_rows(out)
+        losses = [float(r["loss"]) for r in rows]
+        ok = bool(losses) and all(math.isfinite(x) for x in losses)
+        report[name] = {"losses": losses, "finite": ok, "falls": ok and losses[-1] < losses[0],
+                        "loss_scale": rows[-1].get("loss_scale") if rows else None}
+        print(f"  {name}: loss {losses[0] if losses else None} -> {losses[-1] if losses else None}, "
+              f"finite {ok}", flush=True)
+
+    for objective in ("pmlm", "mlm", "mpnet", "maelm"):
+        for prec, flags in precisions.items():
+            check(f"{objective}/{prec}", run_module("fairseq_cli.train", [
+                "bin", "--task", "pmlm", "--criterion", "pmlm", "--objective", objective, "--tokens-per-sample",
+                str(a.tokens_per_sample), "--max-positions", str(a.tokens_per_sample), "--batch-size",
+                str(min(a.batch_size, 16)), "--no-save", *train, *flags], d))
+    for prec, flags in precisions.items():
+        check(f"unilm_seq2seq/{prec}", run_module("fairseq_cli.train", [
+            "bin", "--task", "unilm_seq2seq", "-s", "src", "-t", "tgt", "--criterion", "unilm_seq2seq",
+            "--batch-size", "32", "--save-dir", f"ck_{prec}", "--no-epoch-checkpoints", "--no-save-optimizer-state",
+            *train, *flags], s2s))
+    gen_flags = ["--cpu", "--fp16"] if a.dry_run else ["--fp16"]
+    out = run_module("fairseq_cli.generate", [
+        "bin", "--path", "ck_fp16/checkpoint_last.pt", "--user-dir", str(REPO / "fairseq_unilmv2"), "--task",
+        "unilm_seq2seq", "-s", "src", "-t", "tgt", "--beam", "5", "--batch-size", "25", "--gen-subset", "test",
+        "--num-workers", "0", *gen_flags], s2s)
+    scores = [float(line.split("\t")[1]) for line in out.splitlines() if line.startswith("H-")]
+    report["generate_fp16"] = {"hypotheses": len(scores), "sentences": 50,
+                               "finite_scores": bool(scores) and all(math.isfinite(x) for x in scores)}
+    print(f"  fairseq-generate --fp16: {len(scores)} hypotheses for 50 sentences, finite scores "
+          f"{report['generate_fp16']['finite_scores']}", flush=True)
+    return report
+
+
 def attention(a):
     args = ["--layers", str(a.layers), "--dim", str(a.dim), "--heads", str(a.heads), "--text-len",
             str(a.tokens_per_sample), "--batch", str(a.batch_size if not a.dry_run else 2),
@@ -305,7 +381,8 @@ def main():
     p.add_argument("--tgt-len", type=int, default=64)
     p.add_argument("--gen-batch-size", type=int, default=50)
     p.add_argument("--peak-tflops", type=float, default=H200_BF16_DENSE_TFLOPS)
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: pretrain,beam,attention")
+    p.add_argument("--precision-updates", type=int, default=30, help="updates of each --fp16/--bf16 run")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: pretrain,beam,precision,attention")
     p.add_argument("--out", default=None, help="write the JSON report here too")
     p.add_argument("--dry-run", action="store_true",
                    help="CPU, toy sizes (2 layers x 64, 64 tokens, 6 updates, 20 sentences): checks the script")
@@ -338,6 +415,9 @@ def main():
         print(f"beam search (beam 5, {'fp32, CPU, dry run' if a.dry_run else 'fp16'}), {a.sentences} sentences:",
               flush=True)
         report["beam_search"] = beam_search(a, root)
+    if "precision" not in skip:
+        print("fairseq's --fp16/--bf16 paths, every objective and seq2seq, then fairseq-generate --fp16:", flush=True)
+        report["precision"] = precision(a, root)
     if "attention" not in skip:
         print("attention mask, previous vs current:", flush=True)
         report["attention_mask"] = attention(a)

@@ -19,6 +19,7 @@ from float32 by <= 1e-4 relative (measured), bound 1%; decoding log-probabilitie
 """
 import copy
 import math
+import re
 from contextlib import contextmanager
 
 import numpy as np
@@ -36,7 +37,8 @@ from fairseq_unilmv2.masking.spans import SpanConfig
 from fairseq_unilmv2.models.unilmv2 import UniLMv2Config, UniLMv2Model
 from fairseq_unilmv2.modules.transformer import _segmented_attention
 
-from .helpers import BOS, EOS, PAD, VOCAB, VOCAB_SIZE, batch_examples, pmlm_example, random_text
+from .helpers import (BOS, EOS, PAD, PRETRAIN, VOCAB, VOCAB_SIZE, batch_examples, check_cli, inner_logs, pmlm_example,
+                      random_text)
 from .test_seq2seq_decoding import _batch, _model
 
 BF16_LOSS_RTOL = 0.01
@@ -310,3 +312,21 @@ def test_seq2seq_bf16_training_and_cached_decoding_agree_with_fp32(mode):
         top2 = ref_steps.topk(2, -1).values
         clear = (top2[..., 0] - top2[..., 1]) > 2 * BF16_LOGPROB_ATOL
         assert torch.equal(steps.argmax(-1)[clear], ref_steps.argmax(-1)[clear])
+
+
+# ---- fairseq's own fp16 training path, on CPU ----------------------------------------------------
+
+def test_fairseq_fp16_training_path_trains_pmlm_on_cpu(workdir):
+    """fairseq's --fp16 optimizer keeps float32 master weights on CUDA only, and its --bf16 takes
+    the TPU path without a GPU; --memory-efficient-fp16 runs the same model.half() and dynamic
+    loss scaling on CPU. 3 updates of the tiny pmlm model in float16: finite losses, at the
+    untrained value (two near-uniform predictions a masked token: 2 x log2(V) bits, V the
+    dictionary fairseq logs), the loss scale in the logs (the fp16 optimizer ran)."""
+    out = check_cli(PRETRAIN + ["--objective", "pmlm", "--memory-efficient-fp16", "--max-update", "3",
+                                "--batch-size", "4", "--log-interval", "1", "--no-save"], cwd=workdir)
+    rows = inner_logs(out)
+    vocab = int(re.search(r"dictionary \S+: (\d+) types", out).group(1))
+    assert len(rows) == 3 and all("loss_scale" in r for r in rows)
+    for r in rows:
+        loss = float(r["loss"])
+        assert math.isfinite(loss) and abs(loss - 2 * math.log2(vocab)) < 0.05 * 2 * math.log2(vocab), (loss, vocab)

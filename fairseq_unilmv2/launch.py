@@ -44,6 +44,7 @@ import argparse
 import ctypes
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -345,8 +346,11 @@ class Rank:
                     self.log.write(line)
                     self.log.flush()
             try:
-                out.buffer.write(prefix + line)
-                out.buffer.flush()
+                if hasattr(out, "buffer"):
+                    out.buffer.write(prefix + line)
+                else:  # a text-only stream (e.g. replaced by a caller)
+                    out.write((prefix + line).decode(errors="replace"))
+                out.flush()
             except (BrokenPipeError, ValueError):  # our reader left; keep draining the child
                 pass
 
@@ -447,6 +451,8 @@ def main(argv=None) -> int:
         if not command:
             raise LaunchError("no command: put the training command after --, e.g. "
                               "unilmv2-launch --nproc-per-node 2 -- fairseq-train DATA ...")
+        if shutil.which(command[0]) is None:
+            raise LaunchError(f"{command[0]}: command not found (is the environment with fairseq active?)")
         plan = external_plan(env, args.master_port) if args.nproc_per_node is None else None
         gpus = 0 if wants_cpu(command) else cuda_count()
         device = "cuda" if gpus else "cpu"

@@ -117,7 +117,7 @@ def _pretraining_model(seed=0):
     return UniLMv2Model(cfg, _dictionary(), mae_decoder=True).train()
 
 
-def _examples(objective, lengths=(40, 23, 31)):
+def _examples(objective, lengths=(43, 23, 31)):
     """Batches with padding rows (unequal lengths), as the task collates them."""
     out = []
     for i, n in enumerate(lengths):
@@ -222,6 +222,7 @@ def test_attention_mask_is_built_once_in_the_compute_dtype_not_cast_per_layer(fp
 
     allowed = role_attention_mask(net["kind"], net["step"])
     b, length = net["src_tokens"].shape
+    assert length % 8  # a packed length SDPA's CUDA kernel would pad (69)
     mask_size = b * 4 * length * length  # (B, H, L, L)
     log = OpLog()
     with torch.no_grad(), torch.autocast("cpu", torch.bfloat16), log:
@@ -231,6 +232,12 @@ def test_attention_mask_is_built_once_in_the_compute_dtype_not_cast_per_layer(fp
     assert casts == []
     sdpa = [(n, d) for n, d, s in log.ops if "scaled_dot_product" in n]
     assert len(sdpa) == 2 and all(d[0] == torch.bfloat16 for _, d in sdpa)  # 2 layers, bf16 attention
+    # the layout SDPA's memory-efficient CUDA kernel takes without padding a copy in every call:
+    # last stride 1, the others multiples of 8 (the previous mask was a permuted view, heads last)
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        bias = fp32_model.transformer.attention_bias(allowed, net["positions"], net["positions"])
+    assert bias.dtype == torch.bfloat16 and bias.shape == (b, 4, length, length)
+    assert bias.stride(-1) == 1 and all(s % 8 == 0 for s in bias.stride()[:-1])
 
 
 # ---- no float64, no host sync in a forward or a decoding step -----------------------------------

@@ -74,9 +74,10 @@ def _segmented_attention(q, segments: Sequence[KeyValue], attn_mask):
     return out
 
 
-# SDPA's memory-efficient CUDA kernel needs every stride of an additive mask to be a multiple of
-# 16 bytes' worth of elements; otherwise torch pads a copy of the mask in every call, i.e. in
-# every layer (torch's sdpa ``preprocess_mask``). Masks are built with the key axis padded.
+# SDPA's memory-efficient CUDA kernel takes an additive mask as is only when its last stride is 1
+# and every other stride a multiple of 8 elements (16 in some torch builds); otherwise torch's
+# ``preprocess_mask`` pads a copy of it in every call, i.e. in every layer. The kernel also needs
+# the mask in the query's dtype. Masks are built contiguous with the key axis padded to 16.
 MASK_KEY_ALIGN = 16
 
 

@@ -232,6 +232,11 @@ def first_host(nodelist: str) -> str:
     return prefix + lowest + (first_host(suffix) if suffix else "")
 
 
+def slurm_nodelist(env: Dict[str, str]) -> str:
+    """The step's nodes (srun), else the job's, as fairseq reads them."""
+    return env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST", "")
+
+
 def slurm_port(env: Dict[str, str]) -> int:
     """A port every task of a SLURM step derives alike: from the job id (and the step id, so that
     consecutive steps of one job do not meet a port still held by the previous one)."""
@@ -256,7 +261,7 @@ def external_plan(env: Dict[str, str], master_port: Optional[int] = None) -> Opt
         world = int(env.get("SLURM_STEP_NUM_TASKS") or env.get("SLURM_NTASKS") or 0)
         if world < 1:
             raise LaunchError("srun set no SLURM_NTASKS: run with srun --ntasks N (or --ntasks-per-node)")
-        host = env.get("MASTER_ADDR") or first_host(env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST", ""))
+        host = env.get("MASTER_ADDR") or first_host(slurm_nodelist(env))
         port = master_port or int(env.get("MASTER_PORT") or slurm_port(env))
         return Plan(world, [(int(env["SLURM_PROCID"]), int(env["SLURM_LOCALID"]))], f"tcp://{host}:{port}", "srun")
     return None
@@ -273,7 +278,7 @@ def spawn_plan(args, env: Dict[str, str], nproc: int) -> Plan:
                 f"srun started {tasks} tasks on {nodes} nodes and each would start --nproc-per-node {nproc} "
                 f"processes: run srun --ntasks-per-node 1 for that, or drop --nproc-per-node (one task a process)")
         nnodes, node_rank = nodes, int(env.get("SLURM_NODEID", "0"))
-        addr = addr or env.get("MASTER_ADDR") or first_host(env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST", ""))
+        addr = addr or env.get("MASTER_ADDR") or first_host(slurm_nodelist(env))
         port = port or int(env.get("MASTER_PORT") or slurm_port(env))
     nnodes = 1 if nnodes is None else nnodes
     node_rank = 0 if node_rank is None else node_rank

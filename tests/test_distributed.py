@@ -213,7 +213,8 @@ class Workspace:
         key = (task, objective)
         if key not in self.references:
             save = self.save_dir(f"ref-{objective or task}")
-            out = self.check(["fairseq-train", *train_args(task, objective, "--update-freq", "2", "--save-dir", str(save))])
+            args = train_args(task, objective, "--update-freq", "2", "--save-dir", str(save))
+            out = self.check(["fairseq-train", *args])
             assert f"grouped total_num_itrs = {UPDATES_PER_EPOCH}" in out
             self.references[key] = (rows_by_update(out), save)
         return self.references[key]

@@ -37,6 +37,7 @@ TPU) to check the script itself, in a few minutes.
 """
 import argparse
 import json
+import logging
 import math
 import os
 import random
@@ -45,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from common import REPO
@@ -133,6 +135,8 @@ def batch_shapes(a, d, flags):
 
     cwd = os.getcwd()
     os.chdir(d)
+    logging.disable(logging.WARNING)  # fairseq's and hydra's set-up chatter
+    warnings.simplefilter("ignore")
     try:
         parser = options.get_training_parser()
         args = options.parse_args_and_arch(parser, [*common_train_flags(a), *flags, "--cpu"])
@@ -148,6 +152,8 @@ def batch_shapes(a, d, flags):
         return sum(lengths) / len(lengths), sum(predicted) / len(predicted), len(task.source_dictionary)
     finally:
         os.chdir(cwd)
+        logging.disable(logging.NOTSET)
+        warnings.resetwarnings()
 
 
 def flops_per_update(a, length, predicted, vocab):

@@ -5,10 +5,10 @@ on CPU (gloo) or GPU (NCCL), started by itself, by ``torchrun`` or by SLURM's ``
         -- fairseq-train DATA --user-dir fairseq_unilmv2 ...
 
 Why: stock fairseq cannot start several processes on a machine without CUDA. Its
-``--distributed-world-size N`` spawns ``torch.cuda.device_count()`` processes (none) and asserts;
-under ``torchrun`` its default world size is the GPU count, so on CPU every process trains alone
-(and all write one ``--save-dir``), and with ``--distributed-world-size`` it divides by the GPU
-count; on GPU its default DDP backend and NCCL are right, but on CPU both fail (torch's DDP
+``--distributed-world-size N`` asserts ("world size is N but have 0 available devices"); under
+``torchrun`` its default world size is the GPU count, so on CPU every process trains alone (and
+all write one ``--save-dir``; measured), and with ``--distributed-world-size`` it divides by the
+GPU count; its default NCCL and DDP backends are right on GPU but fail on CPU (torch's DDP
 refuses ``device_ids`` for CPU modules; CPU tensors need gloo). What works on both is the
 explicit form fairseq documents for its own multi-node runs, which this command fills in for
 every process (``fairseq.distributed.utils.call_main`` with ``--distributed-no-spawn``):

@@ -119,3 +119,21 @@ def test_hub_never_emits_internal_symbols(hubs, mode):
     hyps = hub_hypotheses(hub, beam=4, nbest=4) + hub_hypotheses(hub, sampling=True, beam=25, nbest=25)
     assert len(hyps) == 4 * 4 + 4 * 25
     assert [h for h in hyps if INTERNAL & set(h)] == []
+
+
+def test_generate_bf16_decodes_in_bfloat16(trained):
+    """fairseq-generate --bf16 (here on CPU) decodes in bfloat16: the pinned fairseq casts the
+    models for --fp16 only. The hypotheses of the reversal model stay those of float32 decoding
+    for most sources (bf16 rounding can flip a near tie)."""
+    args = ["fairseq-generate", "bin", *COMMON, "--path", "ck_pseudo/checkpoint_last.pt", "--beam", "2",
+            "--batch-size", "8", "--gen-subset", "valid", "--cpu", "--num-workers", "0"]
+    fp32 = check_cli(args, cwd=trained)
+    bf16 = check_cli([*args, "--bf16"], cwd=trained)
+    assert "--bf16: decoding in bfloat16" in bf16 and "decoding in bfloat16" not in fp32
+
+    def hyps(out):
+        return {line.split("\t")[0]: line.split("\t")[2] for line in out.splitlines() if line.startswith("H-")}
+
+    a, b = hyps(fp32), hyps(bf16)
+    assert len(a) == len(b) == 20
+    assert sum(a[k] == b[k] for k in a) >= 15

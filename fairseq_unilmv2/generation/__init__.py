@@ -10,6 +10,7 @@ generator and search as usual (beam search, ``--sampling``, ``--diversity-rate``
 import logging
 from typing import List
 
+import torch
 from fairseq.sequence_generator import SequenceGenerator
 from fairseq.sequence_scorer import SequenceScorer
 from fairseq.tasks import FairseqTask
@@ -53,6 +54,21 @@ def ignore_symbol_ids(dictionary, symbols: str) -> List[int]:
     return ids
 
 
+def cast_for_bf16(task, models):
+    """``fairseq-generate --bf16`` / ``fairseq-interactive --bf16``: fairseq casts the models for
+    ``--fp16`` only (``model.half()`` in fairseq_cli/generate.py) and leaves them in float32 for
+    ``--bf16``; cast them here, where the run's config is the task config's parent."""
+    from ..tasks.base import run_config
+
+    common = run_config(task.cfg, "common")
+    if common is None or not common.get("bf16", False) or common.get("fp16", False):
+        return
+    for model in models:
+        if next(model.parameters()).dtype == torch.float32:
+            model.to(torch.bfloat16)
+    logger.info("--bf16: decoding in bfloat16")
+
+
 def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
     """fairseq's ``FairseqTask.build_generator``, then the plugin's :class:`TokenBlocker` in place
     of the generator's ``repeat_ngram_blocker``.
@@ -71,6 +87,7 @@ def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=N
             "--diverse-beam-groups fails in the pinned fairseq (DiverseBeamSearch indexes its batch-sized "
             "table by dataset id: IndexError); use --diversity-rate (diverse siblings) or --sampling instead"
         )
+    cast_for_bf16(task, models)
     ignore = ignore_symbol_ids(task.target_dictionary, getattr(task.cfg, "no_repeat_ngram_ignore", ""))
     generator = FairseqTask.build_generator(task, models, args, seq_gen_cls, extra_gen_cls_kwargs, **kwargs)
     if isinstance(generator, SequenceScorer):

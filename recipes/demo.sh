@@ -31,9 +31,9 @@ if [ "$START" != pretrain ]; then
   log "data: aclsum pairs, the MiniLM checkpoint converted (unilmv2-convert-hf), WordPiece encoding"
   bash recipes/prepare_minilm_start.sh "$W"
   init="$W/minilm/model.pt"; [ "$START" = minilm-scratch ] && init=none
-  log "fine-tuning (pseudo-mask seq2seq, ${FT_UPDATES:-300} updates) from ${init}, beam search (beam 5, GNMT ranking, trigram blocking)"
+  log "fine-tuning (pseudo-mask seq2seq, ${FT_UPDATES:-120} updates) from ${init}, beam search (beam 5, GNMT ranking, trigram blocking)"
   # shellcheck disable=SC2046  # the converted model's --arch and sizes, one flag a word
-  FT_UPDATES=${FT_UPDATES:-300} DATA_BIN="$W/bin-aclsum-wp/shard0" POST=wordpiece \
+  FT_UPDATES=${FT_UPDATES:-120} DATA_BIN="$W/bin-aclsum-wp/shard0" POST=wordpiece \
       GEN_ARGS="--length-penalty-formula gnmt --lenpen 0.9 --no-repeat-ngram-ignore ." \
       bash recipes/aclsum_downstream.sh "$W" "$init" "$W/aclsum" $(cat "$W/minilm/train_flags.txt") \
       --lr 1e-4 > /dev/null

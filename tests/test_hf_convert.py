@@ -255,6 +255,21 @@ def test_s2s_ft_unilm_format(tmp_path):
         want = _reference_unilm(state, config, ids)
         assert (ours.extract_features(ids) - want).abs().max() < TOL
 
+    # exported as MPNet, whose transformers code fixes padding at id 1: [PAD] (id 0 here) and
+    # [unused0] (id 1) swap ids in the export, and positions still start right after padding
+    assert hf_export.run(hf_export.build_parser().parse_args([str(tmp_path / "out" / "model.pt"),
+                                                              str(tmp_path / "mpnet")])) == 0
+    assert (tmp_path / "mpnet" / "vocab.txt").read_text().split("\n")[:2] == ["[unused0]", "[PAD]"]
+    mpnet = transformers.AutoModelForMaskedLM.from_pretrained(tmp_path / "mpnet").eval()
+    theirs_ids = ids.clone()
+    theirs_ids[ids == 0] = 1
+    real = ids.ne(0)
+    with torch.no_grad():
+        mine = ours.output_layer(ours.extract_features(ids))[..., : len(VOCAB)]
+        theirs = mpnet(input_ids=theirs_ids, attention_mask=real.long()).logits
+        theirs[..., [0, 1]] = theirs[..., [1, 0]]  # back to our ids
+        assert (mine - theirs)[real].abs().max() < TOL
+
 
 # ---- refusals -----------------------------------------------------------------------------
 
@@ -302,3 +317,19 @@ def test_console_scripts_convert_and_export(bert_dir, tmp_path):
     assert (tmp_path / "out" / "dict.txt").read_text().startswith("#unilmv2:vocab-ids bos=[CLS] pad=[PAD] eos=[SEP]")
     again = subprocess.run(["unilmv2-convert-hf", str(folder), str(tmp_path / "out")], capture_output=True, text=True)
     assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_damaged_weights_and_out_dir_over_the_input_are_refused(bert_dir, tmp_path, capsys):
+    folder, _ = bert_dir
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for name in ("config.json", "vocab.txt"):
+        (damaged / name).write_text((folder / name).read_text())
+    (damaged / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:5000])
+    err = _refused(damaged, tmp_path / "o5", capsys)
+    assert f"{damaged / 'model.safetensors'}: cannot be read as safetensors" in err
+    # --force must never delete the input: OUT_DIR = HF_DIR is refused and the input stays
+    before = sorted(os.listdir(folder))
+    args = hf_convert.build_parser().parse_args([str(folder), str(folder), "--force"])
+    assert hf_convert.run(args) == 2 and sorted(os.listdir(folder)) == before
+    assert "is (or holds) the input folder" in capsys.readouterr().err

@@ -67,6 +67,12 @@ def run(args) -> int:
         print(f"unilmv2-convert-hf: {out} exists and is not empty: pass --force to replace it, or another OUT_DIR",
               file=sys.stderr)
         return 2
+    source = os.path.realpath(args.hf_dir if os.path.isdir(args.hf_dir) else os.path.dirname(os.path.abspath(args.hf_dir)))
+    real_out = os.path.realpath(out)
+    if real_out == source or source.startswith(real_out + os.sep):
+        print(f"unilmv2-convert-hf: OUT_DIR {out} is (or holds) the input folder {source}: --force would delete the "
+              f"input; pick another OUT_DIR", file=sys.stderr)
+        return 2
     parent = os.path.dirname(out)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", dir=parent)
@@ -126,7 +132,10 @@ def read_weights(path: str):
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
-        return load_file(path)
+        try:
+            return load_file(path)
+        except Exception as e:  # safetensors' own error for a truncated or damaged file
+            raise ValueError(f"{path}: cannot be read as safetensors ({e}); download it again") from None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle refusals and damaged files alike
@@ -179,7 +188,7 @@ def convert(hf_dir: str, out_dir: str, final_dir: str = None):
     from .. import vocab_ids
     from ..tasks.dictionary import PSEUDO_SYMBOL
     from .checkpoint import save_checkpoint, train_flags
-    from .formats import FormatError, detect_format, hf_to_ours, model_settings, position_offset
+    from .formats import MPNET_PADDING_IDX, FormatError, detect_format, hf_to_ours, model_settings, position_offset
 
     folder, weights_path = find_files(hf_dir)
     config_path, vocab_path = os.path.join(folder, "config.json"), os.path.join(folder, "vocab.txt")
@@ -198,6 +207,10 @@ def convert(hf_dir: str, out_dir: str, final_dir: str = None):
     if vocab_size != len(vocab):
         raise FormatError(f"{vocab_path} lists {len(vocab)} tokens but config.json says vocab_size {vocab_size}")
     roles = read_roles(folder, fmt, vocab)
+    if fmt == "mpnet" and vocab.index(roles["pad"]) != MPNET_PADDING_IDX:
+        raise FormatError(f"{vocab_path}: the padding token {roles['pad']!r} has id {vocab.index(roles['pad'])}, but "
+                          f"transformers' MPNet treats id {MPNET_PADDING_IDX} as padding whatever the vocabulary says: "
+                          f"the checkpoint's outputs depend on that, and cannot be reproduced")
 
     tensors, notes = hf_to_ours(read_weights(weights_path), fmt, settings["encoder_layers"],
                                 position_offset(config, fmt))

@@ -53,6 +53,12 @@ def run(args) -> int:
         print(f"unilmv2-export-hf: {out} exists and is not empty: pass --force to replace it, or another OUT_DIR",
               file=sys.stderr)
         return 2
+    ckpt_dir = os.path.realpath(os.path.dirname(os.path.abspath(args.checkpoint)))
+    real_out = os.path.realpath(out)
+    if real_out == ckpt_dir or ckpt_dir.startswith(real_out + os.sep):
+        print(f"unilmv2-export-hf: OUT_DIR {out} is (or holds) the checkpoint's folder {ckpt_dir}: --force would delete "
+              f"the checkpoint; pick another OUT_DIR", file=sys.stderr)
+        return 2
     os.makedirs(os.path.dirname(out), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", dir=os.path.dirname(out))
     try:
@@ -130,12 +136,19 @@ def export(checkpoint_path: str, out_dir: str, dict_path: str = None):
 
     from ..checkpoint_safety import fairseq_checkpoint_globals
     from ..tasks.dictionary import add_special_symbols, load_dictionary
-    from .formats import EXPORT_ACTIVATIONS, MPNET_MAX_DISTANCE, FormatError, ours_to_hf
+    from .formats import EXPORT_ACTIVATIONS, MPNET_MAX_DISTANCE, MPNET_PADDING_IDX, FormatError, ours_to_hf
 
     if not os.path.isfile(checkpoint_path):
         raise FileNotFoundError(f"{checkpoint_path} not found")
-    with torch.serialization.safe_globals(fairseq_checkpoint_globals()):
-        state = torch.load(checkpoint_path, map_location="cpu")
+    try:
+        with torch.serialization.safe_globals(fairseq_checkpoint_globals()):
+            state = torch.load(checkpoint_path, map_location="cpu")
+    except Exception as e:  # an unsafe pickle (refused, never run), or not a torch file at all
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"{checkpoint_path}: not a checkpoint this command loads safely ({first}); pass a "
+                         f"checkpoint written by fairseq-train or unilmv2-convert-hf") from None
+    if not isinstance(state, dict):
+        raise FormatError(f"{checkpoint_path} is not a fairseq checkpoint (a {type(state).__name__}, not a dict)")
     cfg = state.get("cfg") or {}
     model_cfg = cfg.get("model") if hasattr(cfg, "get") else None
     weights = state.get("model") or {}
@@ -180,12 +193,23 @@ def export(checkpoint_path: str, out_dir: str, dict_path: str = None):
             tensors["embed_positions.weight"] = tensors["embed_positions.weight"] + tensors.pop("embed_segments.weight")[0]
             notes.append("MPNet has no token types: segment 0's embedding is added into the position table "
                          "(segment 1, used by seq2seq fine-tuning only, is not exported)")
-        offset = pad + 1
+        if pad != MPNET_PADDING_IDX:
+            # transformers' MPNet treats id 1 as padding (fixed): swap the padding row to id 1
+            swap = [MPNET_PADDING_IDX, pad]
+            for name in ("embed_tokens.weight", "lm_head.bias"):
+                t = tensors[name].clone()
+                t[[pad, MPNET_PADDING_IDX]] = tensors[name][swap]
+                tensors[name] = t
+            tokens[pad], tokens[MPNET_PADDING_IDX] = tokens[MPNET_PADDING_IDX], tokens[pad]
+            notes.append(f"transformers' MPNet treats id {MPNET_PADDING_IDX} as padding: {tokens[MPNET_PADDING_IDX]!r} "
+                         f"(id {pad} here) and {tokens[pad]!r} (id {MPNET_PADDING_IDX} here) swap ids in the export")
+            pad = MPNET_PADDING_IDX
+        offset = MPNET_PADDING_IDX + 1
         config = {
             "architectures": ["MPNetForMaskedLM"], "model_type": "mpnet",
             "relative_attention_num_buckets": buckets,
             "max_position_embeddings": int(get("max_positions")) + offset,
-            "bos_token_id": dictionary.bos(), "eos_token_id": dictionary.eos(),
+            "bos_token_id": tokens.index(roles["bos"]), "eos_token_id": tokens.index(roles["eos"]),
         }
     else:
         fmt, offset = "bert", 0

@@ -93,10 +93,14 @@ def model_settings(config: dict, fmt: str) -> Dict[str, object]:
     return settings
 
 
+MPNET_PADDING_IDX = 1  # transformers' MPNetEmbeddings fixes padding_idx = 1, whatever config.json says
+
+
 def position_offset(config: dict, fmt: str) -> int:
     """Rows of the HF position table before position 0: MPNet numbers positions from
-    ``pad_token_id + 1`` (RoBERTa's ``create_position_ids_from_input_ids``); BERT from 0."""
-    return int(config.get("pad_token_id", 1)) + 1 if fmt == "mpnet" else 0
+    ``padding_idx + 1`` = 2 (RoBERTa's ``create_position_ids_from_input_ids`` with transformers'
+    fixed padding_idx 1); BERT from 0."""
+    return MPNET_PADDING_IDX + 1 if fmt == "mpnet" else 0
 
 
 # Our parameter -> HF name after the model prefix, per format. "{i}" is the layer index.

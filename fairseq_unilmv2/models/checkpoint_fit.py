@@ -73,14 +73,34 @@ def size_differences(saved_cfg, current_cfg):
     return diffs
 
 
+def arch_defaults_match(arch, saved_cfg) -> bool:
+    """Whether ``--arch arch`` alone (no size flags) builds the sizes ``saved_cfg`` holds; False
+    for a checkpoint whose sizes were set by flags (e.g. unilmv2-convert-hf's)."""
+    import argparse
+
+    from fairseq.models import ARCH_CONFIG_REGISTRY
+
+    if arch not in ARCH_CONFIG_REGISTRY:
+        return False
+    defaults = argparse.Namespace()
+    ARCH_CONFIG_REGISTRY[arch](defaults)
+    return all(getattr(defaults, name, None) == _value(saved_cfg, name)
+               for name, _ in SIZE_FIELDS + (("max_positions", None),) if _value(saved_cfg, name) is not None)
+
+
 def arch_message(source: str, saved_cfg, current_cfg, diffs) -> str:
     saved_arch, current_arch = arch_of(saved_cfg), arch_of(current_cfg)
     what = ", ".join(f"{name} {saved} (this run: {current})" for name, _, saved, current in diffs)
     flags = " ".join(f"{flag} {saved}" for _, flag, saved, _ in diffs)
-    same_arch = f"pass --arch {saved_arch} without size flags, or " if saved_arch and saved_arch != current_arch else ""
+    preset = arch_defaults_match(saved_arch, saved_cfg)
+    same_arch = hint = ""
+    if saved_arch and saved_arch != current_arch:
+        same_arch = f"pass --arch {saved_arch} without size flags, or " if preset else f"pass --arch {saved_arch} and "
+    if not preset:  # sizes set by flags, e.g. a converted checkpoint's
+        hint = " (unilmv2-convert-hf writes every flag of its checkpoint to train_flags.txt beside it)"
     return (
         f"{source} was trained as --arch {saved_arch} with {what}, so its weights do not fit --arch "
-        f"{current_arch}: {same_arch}set {flags}"
+        f"{current_arch}: {same_arch}set {flags}{hint}"
     )
 
 

@@ -109,8 +109,11 @@ def pretraining_runs(a):
     plugin = ["--user-dir", str(REPO / "fairseq_unilmv2"), "--task", "pmlm", "--criterion", "pmlm",
               "--arch", "unilmv2_base", "--max-positions", str(a.tokens_per_sample)]
     return {
-        "masked_lm (fairseq roberta_base)": ["--task", "masked_lm", "--criterion", "masked_lm", "--arch",
-                                             "roberta_base", "--max-positions", str(a.tokens_per_sample)],
+        # --user-dir only so that the pinned fairseq's --bf16 runs on CUDA, not its TPU path
+        # (fairseq_unilmv2/bf16.py); masked_lm and roberta_base are fairseq's own
+        "masked_lm (fairseq roberta_base)": ["--user-dir", str(REPO / "fairseq_unilmv2"), "--task", "masked_lm",
+                                             "--criterion", "masked_lm", "--arch", "roberta_base",
+                                             "--max-positions", str(a.tokens_per_sample)],
         "pmlm": [*plugin, "--objective", "pmlm"],
         "mlm": [*plugin, "--objective", "mlm"],
     }
@@ -288,8 +291,8 @@ def precision(a, root):
     """Every objective, and seq2seq fine-tuning, through fairseq's own --fp16 and --bf16 paths for
     a few updates (losses finite and falling), then fairseq-generate --fp16 on the fp16-tuned
     model (every sentence gets finite-scored hypotheses). The dry run takes fairseq's
-    --memory-efficient-fp16 (its --fp16 optimizer needs CUDA; its --bf16 on a CPU-only machine
-    takes the TPU path), on CPU."""
+    --memory-efficient-fp16 (its --fp16 optimizer needs CUDA), on CPU. --bf16 runs on CUDA through
+    the plugin's fix of fairseq's TPU flag (fairseq_unilmv2/bf16.py)."""
     d = root / "precision"
     d.mkdir()
     markov_corpus(d / "train.txt", 2000 if not a.dry_run else 64, 128, vocab=2000 if not a.dry_run else 200)

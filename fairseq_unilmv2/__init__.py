@@ -2,11 +2,13 @@
 
 Importing the package registers every task, criterion, model and architecture (fairseq does
 not auto-import a user dir's ``criterions/``) and makes fairseq's checkpoint loader work
-under torch >= 2.6 without turning ``weights_only`` off (see ``checkpoint_safety``).
+under torch >= 2.6 without turning ``weights_only`` off (see ``checkpoint_safety``), and
+``--bf16`` train without a TPU (see ``bf16``).
 """
-from . import checkpoint_safety
+from . import bf16, checkpoint_safety
 
 checkpoint_safety.install()
+bf16.install()
 
 from .criterions import pmlm as _pmlm_criterion  # noqa: E402,F401
 from .criterions import unilm_seq2seq as _seq2seq_criterion  # noqa: E402,F401

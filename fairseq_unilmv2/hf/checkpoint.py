@@ -40,8 +40,12 @@ def training_config(settings: Dict[str, object], data_dir: str) -> dict:
             "--activation-dropout", str(settings["activation_dropout"]),
             # the task refuses blocks longer than the position table
             "--tokens-per-sample", str(min(512, int(settings["max_positions"])))]
-    args = options.parse_args_and_arch(options.get_training_parser(), argv)
-    cfg = convert_namespace_to_omegaconf(args)
+    import warnings
+
+    with warnings.catch_warnings():  # hydra's deprecation notices about fairseq's own config use
+        warnings.simplefilter("ignore")
+        args = options.parse_args_and_arch(options.get_training_parser(), argv)
+        cfg = convert_namespace_to_omegaconf(args)
     return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 

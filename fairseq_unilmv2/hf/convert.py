@@ -62,6 +62,7 @@ def run(args) -> int:
     from .formats import FormatError
 
     logging.basicConfig(format="%(levelname)s | %(message)s", level=logging.INFO, stream=sys.stderr)
+    logging.getLogger("hydra").setLevel(logging.WARNING)  # fairseq's config parsing chats at DEBUG
     out = os.path.abspath(args.out_dir)
     if os.path.exists(out) and os.listdir(out) and not args.force:
         print(f"unilmv2-convert-hf: {out} exists and is not empty: pass --force to replace it, or another OUT_DIR",

@@ -168,6 +168,15 @@ class UniLMSeq2SeqModel(FairseqEncoderDecoderModel):
         x = hub_utils.from_pretrained(model_name_or_path, checkpoint_file, data_name_or_path, **kwargs)
         return hub_utils.GeneratorHubInterface(x["args"], x["task"], x["models"])
 
+    def extract_features(self, src_tokens, segments=None):
+        """The Transformer run bidirectionally over ``src_tokens`` (B, T) -> (B, T, C), as
+        ``UniLMv2Model.extract_features``: a fine-tuned model's encoder features."""
+        return self.transformer.bidirectional_features(src_tokens, segments)
+
+    def output_layer(self, features, **unused):
+        """MLM logits (..., V) of hidden states (..., C)."""
+        return self.transformer.lm_head(features)
+
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)
         dropped = drop_pretraining_only(state_dict)

@@ -103,10 +103,7 @@ class UniLMv2Model(BaseFairseqModel):
         segment (token type) 0 unless ``segments`` (B, T) says otherwise. Hidden states at padding
         positions are computed too (BERT's numbering) and mean nothing. The API of fairseq's
         RoBERTa; unilmv2-convert-hf's parity tests run through it."""
-        positions = torch.arange(src_tokens.size(1), device=src_tokens.device).expand_as(src_tokens)
-        real = src_tokens.ne(self.transformer.embed_tokens.padding_idx)
-        allowed = real.unsqueeze(1).expand(-1, src_tokens.size(1), -1)
-        return self.transformer(src_tokens, positions, allowed, segments)
+        return self.transformer.bidirectional_features(src_tokens, segments)
 
     def output_layer(self, features):
         """MLM logits (..., V) of hidden states (..., C): V = len(task dictionary), including the

@@ -222,6 +222,13 @@ class UniLMTransformer(nn.Module):
         hidden, _ = self.encode(x, self.attention_bias(allowed, positions, positions))
         return hidden
 
+    def bidirectional_features(self, tokens, segments=None):
+        """BERT's forward of a right-padded batch ``tokens`` (B, T) -> hidden states (B, T, C):
+        position ids 0..T-1, every token sees every non-padding token (models' extract_features)."""
+        positions = torch.arange(tokens.size(1), device=tokens.device).expand_as(tokens)
+        allowed = tokens.ne(self.embed_tokens.padding_idx).unsqueeze(1).expand(-1, tokens.size(1), -1)
+        return self(tokens, positions, allowed, segments)
+
 
 def init_bert_weights(module):
     if isinstance(module, (nn.Linear, nn.Embedding)):

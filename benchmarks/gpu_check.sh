@@ -32,12 +32,12 @@ PREPARE=""
 PASS=()
 while [ $# -gt 0 ]; do
   case $1 in
-    --wheelhouse) WHEELHOUSE=$2; shift 2 ;;
-    --site) SITE=$2; shift 2 ;;
-    --out-dir) OUT_DIR=$2; shift 2 ;;
+    --wheelhouse) WHEELHOUSE=${2:?--wheelhouse needs a folder}; shift 2 ;;
+    --site) SITE=${2:?--site needs a folder}; shift 2 ;;
+    --out-dir) OUT_DIR=${2:?--out-dir needs a folder}; shift 2 ;;
     --prepare-wheelhouse) PREPARE=$2; shift 2 ;;
     --dry-run) DRY=1; PASS+=("$1"); shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) PASS+=("$1"); shift ;;
   esac
 done

@@ -458,6 +458,15 @@ def main(argv=None) -> int:
                               "unilmv2-launch --nproc-per-node 2 -- fairseq-train DATA ...")
         if shutil.which(command[0]) is None:
             raise LaunchError(f"{command[0]}: command not found (is the environment with fairseq active?)")
+        if all(k in env for k in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):
+            given = [flag for flag, value in (("--nproc-per-node", args.nproc_per_node), ("--nnodes", args.nnodes),
+                                              ("--node-rank", args.node_rank), ("--master-addr", args.master_addr),
+                                              ("--master-port", args.master_port)) if value is not None]
+            if given:
+                # else each torchrun process would start its own group of ranks (measured: two
+                # separate 2-rank jobs meeting on torchrun's port and sharing one --save-dir)
+                raise LaunchError(f"under torchrun every process is one rank and torchrun sets the ranks and "
+                                  f"the rendezvous: drop {' '.join(given)} (give them to torchrun)")
         plan = external_plan(env, args.master_port) if args.nproc_per_node is None else None
         gpus = 0 if wants_cpu(command) else cuda_count()
         device = "cuda" if gpus else "cpu"

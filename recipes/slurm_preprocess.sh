@@ -21,6 +21,11 @@ if [ $# -lt 3 ]; then
     exit 2
 fi
 TEXT=$(realpath "$1") OUT=$(realpath "$2") SHARDS=$3 PIECES=${4:-$3}
+# checked before anything is submitted: a bad count would fail only in the binarize array
+[[ "$SHARDS" =~ ^[1-9][0-9]*$ && "$PIECES" =~ ^[1-9][0-9]*$ ]] \
+    || { echo "slurm_preprocess.sh: SHARDS ($SHARDS) and PIECES ($PIECES) must be positive integers" >&2; exit 2; }
+(( PIECES <= SHARDS )) \
+    || { echo "slurm_preprocess.sh: PIECES ($PIECES) must not exceed SHARDS ($SHARDS): a piece binarizes whole shards" >&2; exit 2; }
 CPUS=${CPUS:-8}
 mapfile -d '' FILES < <(find "$TEXT" -maxdepth 1 -type f ! -name '.*' -print0 | sort -z)
 if [ ${#FILES[@]} -eq 0 ]; then echo "error: no files in $TEXT" >&2; exit 2; fi

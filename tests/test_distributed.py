@@ -307,6 +307,18 @@ def test_command_that_sets_what_the_launcher_sets_is_refused():
     launch.check_command(["fairseq-train", "bin", "--ddp-backend", "pytorch_ddp"], "cuda")
 
 
+def test_launcher_flags_under_torchrun_are_refused(monkeypatch, capsys):
+    """Nested launching (torchrun starting launchers that each start N ranks) ran two separate
+    jobs into one --save-dir; under torchrun the process is one rank, so such flags are refused."""
+    for k, v in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1",
+                 "MASTER_PORT": "29555"}.items():
+        monkeypatch.setenv(k, v)
+    assert launch.main(["--nproc-per-node", "2", "--dry-run", "--", "fairseq-train", "bin", "--cpu"]) == 2
+    assert "under torchrun every process is one rank" in capsys.readouterr().err
+    assert launch.main(["--dry-run", "--", "fairseq-train", "bin", "--cpu"]) == 0
+    assert "--distributed-init-method env://" in capsys.readouterr().out
+
+
 def test_torchrun_and_srun_variables_make_this_process_one_rank():
     torchrun = {"RANK": "5", "LOCAL_RANK": "1", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4",
                 "MASTER_ADDR": "n0", "MASTER_PORT": "29500"}

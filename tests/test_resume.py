@@ -6,8 +6,11 @@ The uninterrupted run is 1 process with ``--update-freq 2``, so each case also s
 processes train as 1 (same losses, same batches, same parameters after 10 updates). Runs go
 through test_distributed's training server (forked ``fairseq-train``; see there).
 """
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,5 +99,14 @@ def test_a_checkpoint_copy_killed_half_way_leaves_the_previous_checkpoint_last(w
     assert last.read_bytes() == b"previous checkpoint"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint_2_8.pt", "checkpoint_last.pt"]
     monkeypatch.undo()
+    # a copy killed with SIGKILL leaves its temporary file: the next copy removes it (its process
+    # is gone), not one of a process still running
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"checkpoint_last.pt.{dead.pid}.tmp"
+    alive = tmp_path / f"checkpoint_last.pt.{os.getppid()}.tmp"
+    stale.write_bytes(b"partial")
+    alive.write_bytes(b"being written")
     assert PathManager.copy(str(new), str(last), overwrite=True)
     assert last.read_bytes() == new.read_bytes()
+    assert not stale.exists() and alive.exists()

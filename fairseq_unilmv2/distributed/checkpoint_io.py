@@ -36,6 +36,7 @@ def atomic_copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
     # Same directory (os.replace does not cross file systems); named after the process so two
     # processes never share one; created with the umask's permissions, as copyfile would.
     tmp = f"{dst_path}.{os.getpid()}.tmp"
+    remove_stale_copies(dst_path)
     try:
         shutil.copyfile(src_path, tmp)
         os.replace(tmp, dst_path)
@@ -44,6 +45,27 @@ def atomic_copy(src_path: str, dst_path: str, overwrite: bool = False) -> bool:
             os.remove(tmp)
         raise
     return True
+
+
+def remove_stale_copies(dst_path: str) -> None:
+    """Delete ``dst_path.PID.tmp`` files left by a copy whose process was killed (each up to a
+    checkpoint's size; a job requeued many times would pile them up). A PID still running is
+    left alone: it may be another process copying right now."""
+    import glob
+
+    for path in glob.glob(f"{glob.escape(dst_path)}.*.tmp"):
+        pid = path[len(dst_path) + 1 : -len(".tmp")]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+        except PermissionError:  # alive, another user's
+            pass
 
 
 def broadcast_object_slow(obj, src_rank, group, dist_device):

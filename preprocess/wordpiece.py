@@ -1,5 +1,8 @@
 #!/usr/bin/env python
-"""A fairseq dict.txt from a BERT WordPiece vocab.txt (e.g. the one of an imported checkpoint).
+"""A fairseq dict.txt from a BERT WordPiece vocab.txt, for pre-training a model of our own on it.
+
+For a checkpoint converted by unilmv2-convert-hf use its OUT_DIR/dict.txt instead: that one keeps
+the vocabulary's own ids (the converted embedding rows are in that order), this one does not.
 
     python preprocess/wordpiece.py dict --vocab vocab.txt --output dict.txt
 

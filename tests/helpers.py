@@ -153,3 +153,18 @@ def read_lines(path):
     if not text:
         return []
     return text[:-1].split("\n") if text.endswith("\n") else text.split("\n")
+
+
+def encode_lee_in_two_files(d, *encode_args):
+    """In folder ``d``: SentencePiece (1500 pieces) trained on the Lee corpus (spm.model,
+    spm.dict.txt), the corpus split into raw/a.txt (150 documents) and raw/b.txt (the rest) and
+    encoded into enc/a.txt and enc/b.txt, long documents split at 128 tokens."""
+    proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "1500",
+                      "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
+    assert proc.returncode == 0, proc.stderr
+    raw = read_lines(LEE)
+    (d / "raw").mkdir()
+    (d / "raw/a.txt").write_text("\n".join(raw[:150]) + "\n")
+    (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
+    check_script("encode.py", "--spm-model", "spm.model", "--input", "raw/a.txt", "raw/b.txt", "--output-dir", "enc",
+                 "--tokens-per-sample", "128", *encode_args, cwd=d)

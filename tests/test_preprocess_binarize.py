@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import LEE, LEE_TEST, REPO, USER_DIR, check_cli, check_script, read_lines, run_script
+from .helpers import (LEE, LEE_TEST, REPO, USER_DIR, check_cli, check_script, encode_lee_in_two_files, read_lines,
+                      run_script)
 
 
 def read_back(prefix, dictionary):
@@ -34,15 +35,7 @@ def work(tmp_path_factory):
     """SentencePiece on the Lee corpus; the corpus encoded (long documents split at 128 tokens)
     in two files; binarized in 2 shards with 20 held-out validation lines, and unsharded."""
     d = tmp_path_factory.mktemp("binarize")
-    proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "1500",
-                      "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
-    assert proc.returncode == 0, proc.stderr
-    raw = read_lines(LEE)
-    (d / "raw").mkdir()
-    (d / "raw/a.txt").write_text("\n".join(raw[:150]) + "\n")
-    (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
-    check_script("encode.py", "--spm-model", "spm.model", "--input", "raw/a.txt", "raw/b.txt", "--output-dir", "enc",
-                 "--tokens-per-sample", "128", "--workers", "2", cwd=d)
+    encode_lee_in_two_files(d, "--workers", "2")
     out = check_script("binarize.py", "--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt",
                        "--valid-lines", "20", "--shards", "2", "--destdir", "bin", "--workers", "2", cwd=d)
     assert out["shards_binarized"] == 2 and out["data"] == "bin/shard0:bin/shard1"

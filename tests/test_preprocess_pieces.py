@@ -16,7 +16,7 @@ import pytest
 from preprocess import pieces
 from preprocess.textio import InputError
 
-from .helpers import LEE, REPO, check_script, read_lines, run_script
+from .helpers import REPO, check_script, encode_lee_in_two_files, run_script
 
 ARGS = ["--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt", "--valid-lines", "20", "--shards", "3",
         "--destdir", "bin"]
@@ -29,15 +29,7 @@ def work(tmp_path_factory):
     held-out validation lines (--workers 3: one fairseq-preprocess worker a shard, as in a piece
     run with --workers 1), moved to ``one/``: the reference for the pieces, which write ``bin/``."""
     d = tmp_path_factory.mktemp("pieces")
-    proc = run_script("spm.py", "train", "--input", LEE, "--model-prefix", "spm", "--vocab-size", "1500",
-                      "--character-coverage", "1.0", "--max-sentence-length", "65536", cwd=d)
-    assert proc.returncode == 0, proc.stderr
-    raw = read_lines(LEE)
-    (d / "raw").mkdir()
-    (d / "raw/a.txt").write_text("\n".join(raw[:150]) + "\n")
-    (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
-    check_script("encode.py", "--spm-model", "spm.model", "--input", "raw/a.txt", "raw/b.txt", "--output-dir", "enc",
-                 "--tokens-per-sample", "128", cwd=d)
+    encode_lee_in_two_files(d)
     # meanwhile, a piece of another plan (30 held-out lines) for the refusal test: y/shard2
     other = ["--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt", "--valid-lines", "30", "--shards", "3",
              "--destdir", "y"]

@@ -55,41 +55,19 @@ def run(args) -> int:
     import json
     import logging
     import os
-    import shutil
     import sys
-    import tempfile
 
-    from .formats import FormatError
+    from .out_dir import write_out_dir
 
     logging.basicConfig(format="%(levelname)s | %(message)s", level=logging.INFO, stream=sys.stderr)
     logging.getLogger("hydra").setLevel(logging.WARNING)  # fairseq's config parsing chats at DEBUG
     out = os.path.abspath(args.out_dir)
-    if os.path.exists(out) and os.listdir(out) and not args.force:
-        print(f"unilmv2-convert-hf: {out} exists and is not empty: pass --force to replace it, or another OUT_DIR",
-              file=sys.stderr)
-        return 2
-    source = os.path.realpath(args.hf_dir if os.path.isdir(args.hf_dir) else os.path.dirname(os.path.abspath(args.hf_dir)))
-    real_out = os.path.realpath(out)
-    if real_out == source or source.startswith(real_out + os.sep):
-        print(f"unilmv2-convert-hf: OUT_DIR {out} is (or holds) the input folder {source}: --force would delete the "
-              f"input; pick another OUT_DIR", file=sys.stderr)
-        return 2
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", dir=parent)
-    try:
-        try:
-            flags, notes = convert(args.hf_dir, tmp, final_dir=out)
-        except (FormatError, FileNotFoundError, ValueError) as e:
-            print(f"unilmv2-convert-hf: {e}", file=sys.stderr)
-            return 2
-        os.chmod(tmp, 0o755)  # mkdtemp's folder is private
-        if os.path.exists(out):
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
+    source = args.hf_dir if os.path.isdir(args.hf_dir) else os.path.dirname(os.path.abspath(args.hf_dir))
+    status, result = write_out_dir("unilmv2-convert-hf", out, source, "the input folder", args.force,
+                                   lambda tmp: convert(args.hf_dir, tmp, final_dir=out))
+    if status:
+        return status
+    flags, notes = result
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(json.dumps({"checkpoint": os.path.join(out, "model.pt"), "dict": os.path.join(out, "dict.txt"),

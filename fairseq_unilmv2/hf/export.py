@@ -42,38 +42,15 @@ def build_parser():
 
 def run(args) -> int:
     import os
-    import shutil
     import sys
-    import tempfile
 
-    from .formats import FormatError
+    from .out_dir import write_out_dir
 
     out = os.path.abspath(args.out_dir)
-    if os.path.exists(out) and os.listdir(out) and not args.force:
-        print(f"unilmv2-export-hf: {out} exists and is not empty: pass --force to replace it, or another OUT_DIR",
-              file=sys.stderr)
-        return 2
-    ckpt_dir = os.path.realpath(os.path.dirname(os.path.abspath(args.checkpoint)))
-    real_out = os.path.realpath(out)
-    if real_out == ckpt_dir or ckpt_dir.startswith(real_out + os.sep):
-        print(f"unilmv2-export-hf: OUT_DIR {out} is (or holds) the checkpoint's folder {ckpt_dir}: --force would delete "
-              f"the checkpoint; pick another OUT_DIR", file=sys.stderr)
-        return 2
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", dir=os.path.dirname(out))
-    try:
-        try:
-            notes = export(args.checkpoint, tmp, args.dict)
-        except (FormatError, FileNotFoundError, ValueError) as e:
-            print(f"unilmv2-export-hf: {e}", file=sys.stderr)
-            return 2
-        os.chmod(tmp, 0o755)
-        if os.path.exists(out):
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
+    status, notes = write_out_dir("unilmv2-export-hf", out, os.path.dirname(os.path.abspath(args.checkpoint)),
+                                  "the checkpoint's folder", args.force, lambda tmp: export(args.checkpoint, tmp, args.dict))
+    if status:
+        return status
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     print(out)

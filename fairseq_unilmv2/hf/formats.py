@@ -104,30 +104,29 @@ def position_offset(config: dict, fmt: str) -> int:
 
 
 # Our parameter -> HF name after the model prefix, per format. "{i}" is the layer index.
+# The feed-forward block has the same names in BERT and MPNet; attention's output differs.
+_FFN = {
+    "fc1.weight": "encoder.layer.{i}.intermediate.dense.weight",
+    "fc1.bias": "encoder.layer.{i}.intermediate.dense.bias",
+    "fc2.weight": "encoder.layer.{i}.output.dense.weight",
+    "fc2.bias": "encoder.layer.{i}.output.dense.bias",
+    "ffn_norm.weight": "encoder.layer.{i}.output.LayerNorm.weight",
+    "ffn_norm.bias": "encoder.layer.{i}.output.LayerNorm.bias",
+}
 _LAYER = {
     "bert": {
         "attn.out.weight": "encoder.layer.{i}.attention.output.dense.weight",
         "attn.out.bias": "encoder.layer.{i}.attention.output.dense.bias",
         "attn_norm.weight": "encoder.layer.{i}.attention.output.LayerNorm.weight",
         "attn_norm.bias": "encoder.layer.{i}.attention.output.LayerNorm.bias",
-        "fc1.weight": "encoder.layer.{i}.intermediate.dense.weight",
-        "fc1.bias": "encoder.layer.{i}.intermediate.dense.bias",
-        "fc2.weight": "encoder.layer.{i}.output.dense.weight",
-        "fc2.bias": "encoder.layer.{i}.output.dense.bias",
-        "ffn_norm.weight": "encoder.layer.{i}.output.LayerNorm.weight",
-        "ffn_norm.bias": "encoder.layer.{i}.output.LayerNorm.bias",
+        **_FFN,
     },
     "mpnet": {
         "attn.out.weight": "encoder.layer.{i}.attention.attn.o.weight",
         "attn.out.bias": "encoder.layer.{i}.attention.attn.o.bias",
         "attn_norm.weight": "encoder.layer.{i}.attention.LayerNorm.weight",
         "attn_norm.bias": "encoder.layer.{i}.attention.LayerNorm.bias",
-        "fc1.weight": "encoder.layer.{i}.intermediate.dense.weight",
-        "fc1.bias": "encoder.layer.{i}.intermediate.dense.bias",
-        "fc2.weight": "encoder.layer.{i}.output.dense.weight",
-        "fc2.bias": "encoder.layer.{i}.output.dense.bias",
-        "ffn_norm.weight": "encoder.layer.{i}.output.LayerNorm.weight",
-        "ffn_norm.bias": "encoder.layer.{i}.output.LayerNorm.bias",
+        **_FFN,
     },
 }
 _LAYER["unilm"] = _LAYER["bert"]

@@ -138,7 +138,9 @@ def misfit_message(source, state, model, current_cfg, dictionary_path=""):
     saved_cfg = saved_model_cfg(state)
     diffs = size_differences(saved_cfg, current_cfg)
     problems = [arch_message(source, saved_cfg, current_cfg, diffs)] if diffs else []
-    weights = dict(state.get("model") or {})
+    # Heads are the task's business (registered after build_model, upgraded on load): not compared
+    weights = {k: v for k, v in (state.get("model") or {}).items()
+               if not k.startswith(("classification_heads.", "span_heads."))}
     table = weights.get(VOCAB_KEY)
     expected = model.state_dict()[VOCAB_KEY].size(0)
     if table is not None and table.size(0) != expected:

@@ -208,26 +208,32 @@ class UniLMTransformer(nn.Module):
         bias = None if self.rel_pos is None else self.rel_pos.bias_last_dim_heads(query_positions, key_positions, dtype)
         return additive_mask(allowed, dtype, bias)
 
-    def encode(self, x, attn_mask, past: Optional[List[Sequence[KeyValue]]] = None, incremental: bool = False):
+    def encode(self, x, attn_mask, past: Optional[List[Sequence[KeyValue]]] = None, incremental: bool = False,
+               inner_states: Optional[list] = None):
         """Run the layers on embedded ``x``; ``past[i]`` are layer i's earlier key/value segments.
-        Returns the hidden states and each layer's keys/values of ``x``."""
+        Returns the hidden states and each layer's keys/values of ``x``. ``inner_states``, when a
+        list, receives ``x`` and every layer's output (B, L, C)."""
         new_past = []
+        if inner_states is not None:
+            inner_states.append(x)
         for i, layer in enumerate(self.layers):
             x, kv = layer(x, attn_mask, () if past is None else past[i], incremental)
             new_past.append(kv)
+            if inner_states is not None:
+                inner_states.append(x)
         return x, new_past
 
-    def forward(self, tokens, positions, allowed, segments=None):
+    def forward(self, tokens, positions, allowed, segments=None, inner_states: Optional[list] = None):
         x = self.embed(tokens, positions, segments)
-        hidden, _ = self.encode(x, self.attention_bias(allowed, positions, positions))
+        hidden, _ = self.encode(x, self.attention_bias(allowed, positions, positions), inner_states=inner_states)
         return hidden
 
-    def bidirectional_features(self, tokens, segments=None):
+    def bidirectional_features(self, tokens, segments=None, inner_states: Optional[list] = None):
         """BERT's forward of a right-padded batch ``tokens`` (B, T) -> hidden states (B, T, C):
         position ids 0..T-1, every token sees every non-padding token (models' extract_features)."""
         positions = torch.arange(tokens.size(1), device=tokens.device).expand_as(tokens)
         allowed = tokens.ne(self.embed_tokens.padding_idx).unsqueeze(1).expand(-1, tokens.size(1), -1)
-        return self(tokens, positions, allowed, segments)
+        return self(tokens, positions, allowed, segments, inner_states)
 
 
 def init_bert_weights(module):

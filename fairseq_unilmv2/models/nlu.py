@@ -1,0 +1,76 @@
+"""The ``unilmv2`` model under fairseq's stock NLU tasks (``sentence_prediction``,
+``sentence_ranking``) and the hub: what ``UniLMv2Model.build_model`` and ``from_pretrained`` need
+beyond RoBERTa's contract.
+
+- Vocabulary rows: the stock tasks append ``<mask>`` to the data-bin dictionary; the plugin's
+  pre-training also appends ``<pseudo>`` (``tasks/dictionary.py``), so it is appended here too
+  and the embedding table of every ``--task pmlm`` and converted checkpoint fits.
+- ``--pair-segment auto`` is resolved once, from the checkpoint fine-tuning starts from, and the
+  resolved value is saved with the fine-tuned model (evaluation reuses it).
+"""
+import logging
+
+from fairseq.models.roberta.hub_interface import RobertaHubInterface
+from omegaconf import OmegaConf, open_dict
+
+from ..tasks.dictionary import PSEUDO_SYMBOL
+from .checkpoint_fit import misfit_message, read_checkpoint, saved_model_cfg
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_stock_task(cfg, task):
+    """Append ``<pseudo>`` to ``task.source_dictionary`` and resolve ``cfg.pair_segment`` (in place)."""
+    from ..tasks.base import checkpoint_to_load
+
+    dictionary = task.source_dictionary
+    if PSEUDO_SYMBOL not in dictionary.indices:
+        dictionary.add_symbol(PSEUDO_SYMBOL)
+    if str(getattr(cfg, "pair_segment", "auto")) != "auto":
+        return
+    found = checkpoint_to_load(cfg)
+    if found is None:
+        choice, why = "1", "no checkpoint to start from"
+    else:
+        saved = saved_model_cfg(read_checkpoint(found[0]))
+        trained = saved.get("segments_trained", None) if hasattr(saved, "get") else getattr(saved, "segments_trained", None)
+        resumed = saved.get("pair_segment", None) if hasattr(saved, "get") else getattr(saved, "pair_segment", None)
+        if resumed is not None and str(resumed) != "auto":
+            choice, why = str(resumed), f"{found[1]} was fine-tuned with it"
+        elif trained is not None and trained >= 2:
+            choice, why = "1", f"{found[1]} has a trained segment-1 row"
+        else:
+            choice, why = "0", f"{found[1]} records no trained segment-1 row (--task pmlm trains segment 0 only)"
+    logger.info("--pair-segment auto: the second sentence of a pair is on segment %s (%s)", choice, why)
+    with open_dict(cfg) if OmegaConf.is_config(cfg) else _nothing():
+        cfg.pair_segment = choice
+
+
+def check_start_checkpoint(model, cfg, task):
+    """ValueError, before fairseq's trainer buries it, when the checkpoint fine-tuning loads does
+    not fit ``model`` (sizes, vocabulary, tensors; heads excepted)."""
+    from ..tasks.base import checkpoint_to_load
+
+    found = checkpoint_to_load(cfg)
+    if found is not None:
+        path = getattr(getattr(task, "cfg", None), "data", "") or ""
+        message = misfit_message(found[1], read_checkpoint(found[0]), model, cfg, f"{path}/input0/dict.txt")
+        if message:
+            raise ValueError(message)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class UniLMv2HubInterface(RobertaHubInterface):
+    """fairseq's RoBERTa hub interface (``extract_features``, ``predict``, ``register_classification_head``)
+    for ``unilmv2`` models; ``models`` keeps the ``hub.models[0]`` spelling of earlier releases."""
+
+    @property
+    def models(self):
+        return [self.model]

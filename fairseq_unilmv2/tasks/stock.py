@@ -1,0 +1,51 @@
+"""fairseq's stock NLU tasks read the plugin's vocabulary-id ``dict.txt``.
+
+``sentence_prediction`` and ``sentence_ranking`` load ``input0/dict.txt`` with fairseq's
+``Dictionary.load``, which refuses the ``#unilmv2:vocab-ids`` header of dictionaries that
+``unilmv2-convert-hf`` writes (on purpose: read the fairseq way every id would be 4 off; see
+``vocab_ids.py``). ``install`` wraps those two tasks' ``load_dictionary`` so that a file with the
+header is read by the plugin (``tasks/dictionary.py``), with ``<mask>`` naming the vocabulary's
+own mask token (``[MASK]``) instead of a new row; every other file is read exactly as fairseq reads
+it. Nothing else in fairseq changes.
+"""
+import functools
+
+from .. import vocab_ids
+from .dictionary import MASK_SYMBOL, VocabDictionary
+
+_INSTALLED = "_unilmv2_vocab_ids"
+
+
+def _read(filename):
+    vocab = vocab_ids.read(filename)
+    if vocab is None:
+        return None
+    dictionary = VocabDictionary(vocab)
+    if dictionary.mask_word:  # the task's add_symbol("<mask>") then finds the vocabulary's mask
+        dictionary.indices.setdefault(MASK_SYMBOL, dictionary.index(dictionary.mask_word))
+    else:
+        dictionary.add_symbol(MASK_SYMBOL)
+    return dictionary
+
+
+def _wrap(task_cls, filename_arg: int):
+    original = task_cls.__dict__["load_dictionary"].__func__
+    if getattr(original, _INSTALLED, False):
+        return
+
+    @functools.wraps(original)
+    def load_dictionary(cls, *args, **kwargs):
+        filename = kwargs.get("filename", args[filename_arg] if len(args) > filename_arg else None)
+        dictionary = _read(filename) if isinstance(filename, str) else None
+        return dictionary if dictionary is not None else original(cls, *args, **kwargs)
+
+    setattr(load_dictionary, _INSTALLED, True)
+    task_cls.load_dictionary = classmethod(load_dictionary)
+
+
+def install():
+    from fairseq.tasks.sentence_prediction import SentencePredictionTask
+    from fairseq.tasks.sentence_ranking import SentenceRankingTask
+
+    _wrap(SentencePredictionTask, 0)  # load_dictionary(cls, filename)
+    _wrap(SentenceRankingTask, 1)  # load_dictionary(cls, args, filename, source=True)

@@ -7,6 +7,8 @@ the [MASK] embeddings for its shallow decoder (``scatter_index``). As in the off
 (yumeng5/MAE-LM, ``MaskTokensRemoveDataset``) every chosen token is removed:
 no random or kept tokens.
 """
+from typing import Optional
+
 import numpy as np
 import torch
 
@@ -16,9 +18,10 @@ from .spans import SpanConfig, sample_masked_positions
 
 
 def build_maelm_example(
-    tokens: np.ndarray, maskable: np.ndarray, vocab: MaskingVocab, spans: SpanConfig, rng: np.random.Generator
+    tokens: np.ndarray, maskable: np.ndarray, vocab: MaskingVocab, spans: SpanConfig, rng: np.random.Generator,
+    word_start: Optional[np.ndarray] = None,
 ) -> PackedExample:
-    masked_pos, _ = sample_masked_positions(maskable, spans, rng)
+    masked_pos, _ = sample_masked_positions(maskable, spans, rng, word_start)
     n = len(tokens)
     inputs, kind = tokens.copy(), np.full(n, roles.CONTEXT)
     inputs[masked_pos] = vocab.mask_idx

@@ -1,6 +1,8 @@
 """BERT/RoBERTa masked language modelling (Devlin et al. 2019; Liu et al. 2019): corrupt the
 chosen tokens in place (80% [MASK], 10% random, 10% kept) and predict them; every token sees
 every token."""
+from typing import Optional
+
 import numpy as np
 
 from . import roles
@@ -17,8 +19,9 @@ def build_mlm_example(
     random_token_prob: float,
     leave_unmasked_prob: float,
     rng: np.random.Generator,
+    word_start: Optional[np.ndarray] = None,
 ) -> PackedExample:
-    masked_pos, _ = sample_masked_positions(maskable, spans, rng)
+    masked_pos, _ = sample_masked_positions(maskable, spans, rng, word_start)
     inputs = tokens.copy()
     inputs[masked_pos] = corrupt(
         tokens[masked_pos], vocab.mask_idx, vocab.random_low, vocab.random_high,

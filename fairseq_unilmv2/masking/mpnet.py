@@ -15,6 +15,8 @@ permutation is unseeded and covers padding).
 The predicted set comes from the shared span sampler (``--ngram-prob 0``: single tokens, MPNet's
 token mode); the prediction order is a uniform permutation of the predicted tokens, which is how
 the official whole-word mode orders them too (it re-shuffles the predicted part token by token).
+With ``word_start`` (``--mask-whole-words``) the predicted set is whole words, and the order is
+still one over tokens, as in that official mode.
 
 Kept tokens (``--leave-unmasked-prob``, default 0.1 as the official ``--keep-prob``) are visible
 here as in PMLM (``masking/pmlm.py``): the query of step i reads its own copy and the [M] content
@@ -23,6 +25,8 @@ what the official code trains on) and a true token of a later step for earlier q
 the official 80/10/10 for MPNet; ``--leave-unmasked-prob 0`` removes both (but for a random
 draw that hits the original, probability 1/V, as in BERT and the official code).
 """
+from typing import Optional
+
 import numpy as np
 
 from . import roles
@@ -39,8 +43,9 @@ def build_mpnet_example(
     random_token_prob: float,
     leave_unmasked_prob: float,
     rng: np.random.Generator,
+    word_start: Optional[np.ndarray] = None,
 ) -> PackedExample:
-    masked_pos, _ = sample_masked_positions(maskable, spans, rng)
+    masked_pos, _ = sample_masked_positions(maskable, spans, rng, word_start)
     predicted = masked_pos[rng.permutation(len(masked_pos))]  # in prediction order
     return pack_mpnet(tokens, predicted, corrupt(
         tokens[predicted], vocab.mask_idx, vocab.random_low, vocab.random_high,

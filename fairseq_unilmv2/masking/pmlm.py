@@ -24,6 +24,8 @@ is the true token at the very position that [P] predicts (in the layout above, x
   asked for. (What that tells the model, "not this token", is log2(V/(V-1)) bits, 5e-5 at
   V = 30k.)
 """
+from typing import Optional
+
 import numpy as np
 
 from . import roles
@@ -40,14 +42,16 @@ def build_pmlm_example(
     random_token_prob: float,
     leave_unmasked_prob: float,
     rng: np.random.Generator,
+    word_start: Optional[np.ndarray] = None,
 ) -> PackedExample:
     """Sample spans and an order for ``tokens`` (1-D ids), corrupt them and pack the input.
 
     ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``). With
     ``leave_unmasked_prob > 0`` the PAR predictions of a kept token's step and of every earlier
-    step can read it (module docstring); the task defaults it to 0 for pmlm.
+    step can read it (module docstring); the task defaults it to 0 for pmlm. ``word_start``
+    (bool per token) makes the spans whole words (``spans.sample_masked_positions``).
     """
-    masked_pos, step_of = sample_masked_positions(maskable, spans, rng)
+    masked_pos, step_of = sample_masked_positions(maskable, spans, rng, word_start)
     context = tokens.copy()
     context[masked_pos] = corrupt(
         tokens[masked_pos], vocab.mask_idx, vocab.random_low, vocab.random_high,

@@ -28,6 +28,7 @@ from ..masking.mlm import build_mlm_example
 from ..masking.mpnet import build_mpnet_example
 from ..masking.pmlm import build_pmlm_example
 from ..masking.spans import SpanConfig
+from ..masking.words import word_start_table
 from .base import UniLMTask
 from .databin import check_data_dirs, wrong_databin_message
 from .dictionary import add_special_symbols, load_dictionary
@@ -75,8 +76,14 @@ class PMLMTaskConfig(FairseqDataclass):
         metadata={"help": "probability that a span is an n-gram rather than one token "
                   "(default: 0.4 for pmlm, 0 for the others)"},
     )
-    min_ngram: int = field(default=2, metadata={"help": "shortest n-gram span"})
-    max_ngram: int = field(default=6, metadata={"help": "longest n-gram span"})
+    min_ngram: int = field(default=2, metadata={"help": "shortest n-gram span (in words with --mask-whole-words)"})
+    max_ngram: int = field(default=6, metadata={"help": "longest n-gram span (in words with --mask-whole-words)"})
+    mask_whole_words: bool = field(
+        default=False,
+        metadata={"help": "mask whole words, for every --objective: spans are counted and sampled in words and "
+                  "cover all their subwords; word starts come from dict.txt (SentencePiece '▁' prefix, or "
+                  "WordPiece '##' continuations); --mask-prob stays a fraction of the tokens"},
+    )
     random_token_prob: Optional[float] = field(
         default=None,
         metadata={"help": "fraction of [M] positions given a random token instead (default 0.1; "
@@ -110,6 +117,7 @@ class PMLMTask(UniLMTask):
         self.dictionary = dictionary
         self.mask_idx, self.pseudo_idx, self.random_high = add_special_symbols(dictionary)
         self.corruption = self._check_corruption()
+        self.word_starts = self._word_starts() if cfg.mask_whole_words else None
 
     @classmethod
     def setup_task(cls, cfg: PMLMTaskConfig, **kwargs):
@@ -176,13 +184,27 @@ class PMLMTask(UniLMTask):
         ngram_prob = NGRAM_PROB[objective] if self.cfg.ngram_prob is None else self.cfg.ngram_prob
         spans = SpanConfig(self.cfg.mask_prob, ngram_prob, self.cfg.min_ngram, self.cfg.max_ngram)
         specials = np.array([self.dictionary.bos(), self.dictionary.eos(), self.dictionary.pad()])
+        common = dict(specials=specials, word_starts=self.word_starts, vocab=vocab, spans=spans)
         if objective == "maelm":
-            return partial(_pack, build=build_maelm_example, specials=specials, vocab=vocab, spans=spans)
+            return partial(_pack, build=build_maelm_example, **common)
         random_token_prob, leave_unmasked_prob = self.corruption
         return partial(
-            _pack, build=BUILDERS[objective], specials=specials, vocab=vocab, spans=spans,
+            _pack, build=BUILDERS[objective], **common,
             random_token_prob=random_token_prob, leave_unmasked_prob=leave_unmasked_prob,
         )
+
+    def _word_starts(self):
+        """``--mask-whole-words``: which ids start a word (``masking/words.py``), from the symbols."""
+        try:
+            table, scheme = word_start_table(self.dictionary.symbols, (self.dictionary.nspecial, self.random_high))
+        except ValueError as e:
+            raise ValueError(
+                f"--mask-whole-words: {self.dictionary_path()}: {e}. Binarize with a SentencePiece or WordPiece "
+                f"vocabulary (preprocess/spm.py, preprocess/wordpiece.py), or drop --mask-whole-words"
+            ) from None
+        logger.info("--mask-whole-words: %s word starts (%d of %d ids start a word)", scheme, int(table.sum()),
+                    len(table))
+        return table
 
     def _check_corruption(self):
         """(random_token_prob, leave_unmasked_prob) of the objective, checked."""
@@ -226,5 +248,6 @@ class PMLMTask(UniLMTask):
         return self.cfg.tokens_per_sample
 
 
-def _pack(tokens, rng, build, specials, **options):
-    return build(tokens, maskable=~np.isin(tokens, specials), rng=rng, **options)
+def _pack(tokens, rng, build, specials, word_starts, **options):
+    word_start = None if word_starts is None else word_starts[tokens]
+    return build(tokens, maskable=~np.isin(tokens, specials), rng=rng, word_start=word_start, **options)

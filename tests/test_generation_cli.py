@@ -11,7 +11,7 @@ import pytest
 import torch
 from omegaconf import open_dict
 
-from .helpers import USER_DIR, check_cli
+from .helpers import USER_DIR, check_cli, run_cli
 
 COMMON = ["--user-dir", USER_DIR, "--task", "unilm_seq2seq", "-s", "src", "-t", "tgt",
           "--max-source-positions", "16", "--max-target-positions", "16"]
@@ -137,3 +137,24 @@ def test_generate_bf16_decodes_in_bfloat16(trained):
     a, b = hyps(fp32), hyps(bf16)
     assert len(a) == len(b) == 20
     assert sum(a[k] == b[k] for k in a) >= 15
+
+
+def test_generate_ends_hypotheses_that_blocking_leaves_without_a_token(trained):
+    """fairseq-generate --no-repeat-ngram-size 1 --min-len 20 on the 16-letter vocabulary: after
+    the 16 letters and <unk> every token but </s> is banned, and </s> is banned before --min-len,
+    which stopped fairseq's beam search with 'AssertionError: 23 < 23'. Every hypothesis now ends
+    (shorter than --min-len) with finite scores; a --min-len beyond the target positions is one
+    message naming the flags."""
+    args = ["fairseq-generate", "bin", *COMMON, "--path", "ck_pseudo/checkpoint_last.pt", "--beam", "3",
+            "--batch-size", "8", "--gen-subset", "valid", "--cpu", "--num-workers", "0",
+            "--max-target-positions", "24", "--no-repeat-ngram-size", "1", "--min-len", "20"]
+    out = check_cli(args, cwd=trained)
+    hyps = [line.split("\t") for line in out.splitlines() if line.startswith("H-")]
+    assert len(hyps) == 20
+    for _, score, text in hyps:
+        words = text.split()
+        assert len(words) == len(set(words)) and len(words) < 20, words
+        assert float(score) > -1e9
+    proc = run_cli([*args[:-1], "30"], cwd=trained)
+    assert proc.returncode != 0
+    assert "ValueError: --min-len 30 is longer than any hypothesis may be: 23 tokens at most" in proc.stderr

@@ -221,3 +221,37 @@ def test_diverse_beam_groups_is_refused_with_the_alternative():
     task = fake_task()
     with pytest.raises(ValueError, match="--diversity-rate"):
         task.build_generator([fake_model(task, ranked_logits())], gen_args(beam=4, diverse_beam_groups=2))
+
+
+@pytest.mark.parametrize("search", [dict(beam=1), dict(beam=3, nbest=3), dict(sampling=True, beam=4, nbest=4)],
+                         ids=["greedy", "beam", "sampling"])
+def test_hypothesis_left_without_any_token_ends_with_the_models_eos_score(search):
+    # n=1 bans every word once used: after w1..w6 and <unk> nothing but </s> is left, which
+    # --min-len 10 bans too. The hypothesis ends there (fairseq asserted "step < max_len"
+    # in beam search; sampling drew from a row of zeros), scored with the model's own </s>.
+    task = fake_task()
+    logits = ranked_logits()
+    torch.manual_seed(0)
+    model = fake_model(task, logits)
+    generator = task.build_generator([model], gen_args(no_repeat_ngram_size=1, min_len=10, max_len_b=12, **search))
+    out = generator.generate([model], sources(task, 2))
+    eos_score = torch.log_softmax(logits.float(), -1)[EOS]
+    for sent in out:
+        assert len(sent) == search.get("nbest", 1)
+        for h in sent:
+            words = task.dictionary.string(h["tokens"]).split()
+            assert len(words) == len(set(words)) and len(words) <= 7, words
+            assert h["tokens"][-1] == EOS and torch.isfinite(h["positional_scores"]).all()
+            if len(words) == 7:  # every word used: </s> was the only way out
+                assert h["positional_scores"][-1] == pytest.approx(eos_score.item(), abs=1e-5)
+    if search["beam"] == 1:  # greedy; beam search ties every order of the same 7 tokens
+        assert [task.dictionary.string(s[0]["tokens"]).split() for s in out] == [
+            ["w1", "w2", "w3", "w4", "w5", "w6", "<unk>"]] * 2
+
+
+def test_min_len_no_hypothesis_can_reach_is_refused_naming_the_flags():
+    task = fake_task()
+    model = fake_model(task, ranked_logits())
+    with pytest.raises(ValueError, match=r"--min-len 9 is longer than any hypothesis may be: 7 tokens at most"):
+        task.build_generator([model], gen_args(min_len=9, max_len_b=7))
+    task.build_generator([model], gen_args(min_len=7, max_len_b=7))  # the longest allowed: accepted

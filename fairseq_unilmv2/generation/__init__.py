@@ -5,7 +5,9 @@ build their generator through ``task.build_generator``, which lands here. We let
 generator and search as usual (beam search, ``--sampling``, ``--diversity-rate``, ``--constraints``,
 ``--print-alignment``, ...) and replace its ``repeat_ngram_blocker`` by a
 :class:`~.blocker.TokenBlocker`, which bans the internal symbols at every step and does the
-``--no-repeat-ngram-size`` blocking that the pinned fairseq's CPU path silently skips.
+``--no-repeat-ngram-size`` blocking that the pinned fairseq's CPU path silently skips. Where the
+bans leave a hypothesis no token, it ends with ``</s>`` (see :mod:`.blocker`); a ``--min-len``
+no hypothesis can reach is refused before decoding starts.
 """
 import logging
 from typing import List
@@ -69,6 +71,42 @@ def cast_for_bf16(task, models):
     logger.info("--bf16: decoding in bfloat16")
 
 
+def check_min_len(generator):
+    """Refuse a ``--min-len`` longer than every hypothesis may be.
+
+    fairseq's ``_generate`` caps a hypothesis at ``min(max_len_a * source_length + max_len_b,
+    max_decoder_positions - 1)`` tokens and asserts ``min_len <= cap`` for every batch
+    (``AssertionError: min_len cannot be larger than max_len``). With ``--max-len-a 0`` (the
+    default) the cap does not depend on the source, so the bad flag is named here instead.
+
+    Raises:
+        ValueError: ``--min-len`` above the cap; the message names the flags that set it.
+    """
+    room = generator.max_len - 1  # --max-target-positions - 1: the last position holds </s>
+    cap = min(int(generator.max_len_b), room) if generator.max_len_a == 0 else room
+    if generator.min_len > cap:
+        raise ValueError(
+            f"--min-len {generator.min_len} is longer than any hypothesis may be: {cap} tokens at most "
+            f"(--max-len-a {generator.max_len_a:g} --max-len-b {generator.max_len_b}, and the model's "
+            f"--max-target-positions {generator.max_len} leaves {room}); lower --min-len or raise those"
+        )
+
+
+def remember_eos_scores(generator, blocker: TokenBlocker):
+    """Give ``blocker`` each step's model scores of ``</s>`` before fairseq's ``--min-len`` ban
+    (``SequenceGenerator._generate`` sets ``lprobs[:, eos] = -inf`` in place between the
+    model's ``forward_decoder`` and the blocker), so that a hypothesis left without any token
+    ends with the model's own ``</s>`` score."""
+    decode = generator.model.forward_decoder
+
+    def forward_decoder(*args, **kwargs):
+        lprobs, attn = decode(*args, **kwargs)
+        blocker.remember_eos(lprobs)
+        return lprobs, attn
+
+    generator.model.forward_decoder = forward_decoder
+
+
 def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=None, **kwargs):
     """fairseq's ``FairseqTask.build_generator``, then the plugin's :class:`TokenBlocker` in place
     of the generator's ``repeat_ngram_blocker``.
@@ -78,7 +116,7 @@ def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=N
     Raises:
         ValueError: an unknown ``--no-repeat-ngram-ignore`` symbol; a generator class that is not
             a fairseq SequenceGenerator (its bans could not be applied); ``--diverse-beam-groups``
-            (broken in the pinned fairseq).
+            (broken in the pinned fairseq); a ``--min-len`` no hypothesis can reach.
     """
     if (getattr(args, "diverse_beam_groups", -1) or -1) > 0:
         # The pinned fairseq's DiverseBeamSearch indexes its per-sentence overlap table (one row
@@ -100,8 +138,10 @@ def build_generator(task, models, args, seq_gen_cls=None, extra_gen_cls_kwargs=N
     n = getattr(args, "no_repeat_ngram_size", 0) or 0
     if ignore and n == 0:
         logger.warning("--no-repeat-ngram-ignore has no effect without --no-repeat-ngram-size")
+    check_min_len(generator)
     banned = internal_symbol_ids(task.target_dictionary, task.mask_idx, task.pseudo_idx, task.random_high)
     generator.repeat_ngram_blocker = TokenBlocker(banned, n, ignore, eos=generator.eos)
+    remember_eos_scores(generator, generator.repeat_ngram_blocker)
     if getattr(task.cfg, "length_penalty_formula", "fairseq") == "gnmt":
         if getattr(args, "unnormalized", False):
             logger.warning("--unnormalized is ignored: --length-penalty-formula gnmt ranks by the GNMT penalty")

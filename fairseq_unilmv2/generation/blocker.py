@@ -10,6 +10,13 @@ the constrained searches alike). :class:`TokenBlocker` takes that place and bans
 2. with ``--no-repeat-ngram-size n``, the completions of repeated n-grams, by
    :func:`~.ngram.banned_ngram_completions` on the tokens generated so far.
 
+When these bans, together with fairseq's own (``</s>`` before ``--min-len``, pad), leave a
+hypothesis no token at all (``--no-repeat-ngram-size 1`` once every word of a short vocabulary
+has been used, say), ``</s>`` is let through with the model's own log-probability, so that the
+hypothesis ends, shorter than ``--min-len``. Left at ``-inf``, such a hypothesis could never
+finish (fairseq only finalises ``</s>`` with a finite score) and beam search would stop with
+``AssertionError: step < max_len``; sampling would fail on a row of zeros.
+
 Why not fairseq's own NGramRepeatBlock: in the pinned fairseq its CPU path compares the tail of
 the padded token buffer (always pad) instead of the last generated tokens, so it never bans
 anything (upstream fairseq issue 5206); it has no ignore-word exemption either. The rule here is
@@ -37,6 +44,10 @@ class TokenBlocker(nn.Module):
             ``</s>`` (they are ignored, not removed), so ``</s>`` can be in a row's history; at the
             length limit ``</s>`` is the only token left, and banning it would leave nothing to
             draw (``torch.multinomial`` fails on an all-zero row).
+
+    :meth:`remember_eos` must be given each step's log-probabilities before fairseq bans
+    ``</s>`` for ``--min-len`` (:func:`~fairseq_unilmv2.generation.build_generator` wires it to
+    the generator's model); a row left without any token then ends with that ``</s>`` score.
     """
 
     def __init__(self, banned_ids: Iterable[int], no_repeat_ngram_size: int = 0,
@@ -55,6 +66,12 @@ class TokenBlocker(nn.Module):
         # fairseq never moves the generator to the GPU: the ids are copied there once, on the
         # first step, and kept per (device, vocabulary size).
         self._on_device: Dict[Tuple[torch.device, int], Tuple[Tensor, Optional[Tensor]]] = {}
+        self._model_eos: Optional[Tensor] = None
+
+    def remember_eos(self, lprobs: Tensor) -> None:
+        """Keep ``lprobs[:, eos]`` (``(rows,)``, a copy) of the step about to be blocked:
+        ``lprobs`` is the model's ``(rows, V)`` output, before fairseq changes it in place."""
+        self._model_eos = lprobs[:, self.eos].clone()
 
     def _tables(self, device: torch.device, vocab: int) -> Tuple[Tensor, Optional[Tensor]]:
         key = (device, vocab)
@@ -69,7 +86,8 @@ class TokenBlocker(nn.Module):
                 the ``step`` tokens generated so far in columns ``1..step``, pad after.
             lprobs: ``(bsz * beam_size, V)`` next-token log-probabilities, changed in place.
         Returns:
-            ``lprobs`` with the banned entries at ``-inf``.
+            ``lprobs`` with the banned entries at ``-inf``, and ``</s>`` at the remembered model
+            score in rows where nothing else would be left.
         """
         if lprobs.size(0) != tokens.size(0):
             raise ValueError(f"{tokens.size(0)} hypotheses in tokens but {lprobs.size(0)} rows in lprobs")
@@ -83,4 +101,9 @@ class TokenBlocker(nn.Module):
             # deterministic where a token is both a ban and a non-ban of one row (amin, not scatter_)
             update = torch.full(completions.shape, math.inf, dtype=lprobs.dtype, device=lprobs.device)
             lprobs.scatter_reduce_(1, completions, update.masked_fill_(match, -math.inf), reduce="amin")
+        model_eos, self._model_eos = self._model_eos, None  # this step's only: never a stale one
+        if model_eos is not None:
+            # no legal token left: end the hypothesis (torch.where, no host sync)
+            stuck = torch.isneginf(lprobs).all(1)
+            lprobs[:, self.eos] = torch.where(stuck, model_eos.to(lprobs.dtype), lprobs[:, self.eos])
         return lprobs

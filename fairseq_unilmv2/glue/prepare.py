@@ -196,10 +196,13 @@ def _binarize(lines: List[str], dictionary, prefix: str):
     summary = BinarizeSummary()
     builder = indexed_dataset.make_builder(indexed_dataset.data_file_path(prefix), impl="mmap",
                                            vocab_size=len(dictionary))
+    unk = 0
     for line in lines:
-        builder.add_item(binarizer.binarize_line(line, summary))
+        ids = binarizer.binarize_line(line, summary)
+        unk += int((ids == dictionary.unk()).sum())  # words not in the dictionary and the tokenizer's own <unk>
+        builder.add_item(ids)
     builder.finalize(indexed_dataset.index_file_path(prefix))
-    return summary.num_tok, summary.num_replaced
+    return summary.num_tok, unk
 
 
 def _tokenize(tokenizer, texts: List[str], chunk: int = 4096) -> List[str]:

@@ -20,6 +20,12 @@ Two faults of fairseq's own checkpoint I/O, fixed from the plugin without editin
    job from a checkpoint it loaded through the safe loader, and fairseq already unpickles peers'
    bytes with ``pickle.loads`` (``all_gather_list``), so :func:`broadcast_object_slow` loads them
    as fairseq did before torch 2.6 (``weights_only=False``); files are still read safely.
+
+3. **A finished run trains again when rerun.** ``fairseq_cli.train`` loads ``checkpoint_last.pt``
+   and then runs an epoch, which checks ``--max-update`` only after its first update: rerunning a
+   finished command trains one more update and overwrites ``checkpoint_last.pt`` (update 121 of
+   120), once per rerun. :func:`load_checkpoint_or_stop` ends such a rerun right after loading,
+   with status 0 and one line saying why, before any update or write.
 """
 import io
 import os
@@ -89,9 +95,40 @@ def broadcast_object_slow(obj, src_rank, group, dist_device):
     return torch.load(io.BytesIO(buffer.cpu().numpy()), map_location="cpu", weights_only=False)
 
 
+def finished_message(num_updates: int, max_update: int, save_dir: str) -> str:
+    """The line a rerun of a finished run prints, or '' when there is work left (``max_update``
+    0 means no limit, as in fairseq)."""
+    if not max_update or num_updates < max_update:
+        return ""
+    return (f"nothing to do: the checkpoint in --save-dir {save_dir} is at update {num_updates} and "
+            f"--max-update is {max_update}, so this run already finished (raise --max-update to train "
+            f"further, or give a new run its own --save-dir)")
+
+
+def load_checkpoint_or_stop(original):
+    """Wrap ``fairseq.checkpoint_utils.load_checkpoint``: after it loaded a checkpoint, exit 0 (every
+    rank alike, since each loads the same checkpoint) when training is already over (fault 3)."""
+    import functools
+    import logging
+
+    @functools.wraps(original)
+    def load_checkpoint(cfg, trainer, **kwargs):
+        extra_state, epoch_itr = original(cfg, trainer, **kwargs)
+        if extra_state is not None:
+            message = finished_message(trainer.get_num_updates(), trainer.cfg.optimization.max_update, cfg.save_dir)
+            if message:
+                logging.getLogger("fairseq_unilmv2").warning(message)
+                raise SystemExit(0)
+        return extra_state, epoch_itr
+
+    load_checkpoint._unilmv2 = True
+    return load_checkpoint
+
+
 def install() -> None:
-    """Put :func:`atomic_copy` and :func:`broadcast_object_slow` in place of fairseq's
-    (module attributes, looked up at call time by ``save_checkpoint`` and ``broadcast_object``).
+    """Put :func:`atomic_copy`, :func:`broadcast_object_slow` and :func:`load_checkpoint_or_stop` in
+    place of fairseq's (module attributes, looked up at call time by ``save_checkpoint``,
+    ``broadcast_object`` and ``fairseq_cli.train``).
     Idempotent. Only local paths get the atomic copy: with ``iopath`` installed, fairseq's copy
     of other URIs (e.g. ``s3://``) is left to ``iopath``."""
     from fairseq import file_io
@@ -108,3 +145,7 @@ def install() -> None:
         copy._unilmv2 = True
         file_io.PathManager.copy = staticmethod(copy)
     distributed_utils._broadcast_object_slow = broadcast_object_slow
+    from fairseq import checkpoint_utils
+
+    if not getattr(checkpoint_utils.load_checkpoint, "_unilmv2", False):
+        checkpoint_utils.load_checkpoint = load_checkpoint_or_stop(checkpoint_utils.load_checkpoint)

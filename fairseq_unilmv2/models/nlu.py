@@ -21,8 +21,10 @@ logger = logging.getLogger(__name__)
 
 def prepare_stock_task(cfg, task):
     """Append ``<pseudo>`` to ``task.source_dictionary`` and resolve ``cfg.pair_segment`` (in place)."""
+    from ..distributed import checkpoint_io
     from ..tasks.base import checkpoint_to_load
 
+    checkpoint_io.install()  # atomic copies, multi-process resume, finished reruns (see there)
     dictionary = task.source_dictionary
     if PSEUDO_SYMBOL not in dictionary.indices:
         dictionary.add_symbol(PSEUDO_SYMBOL)
@@ -49,12 +51,15 @@ def prepare_stock_task(cfg, task):
 def check_start_checkpoint(model, cfg, task):
     """ValueError, before fairseq's trainer buries it, when the checkpoint fine-tuning loads does
     not fit ``model`` (sizes, vocabulary, tensors; heads excepted)."""
-    from ..tasks.base import checkpoint_to_load
+    from ..tasks.base import checkpoint_to_load, resume_mismatch_message
 
     found = checkpoint_to_load(cfg)
     if found is not None:
-        path = getattr(getattr(task, "cfg", None), "data", "") or ""
-        message = misfit_message(found[1], read_checkpoint(found[0]), model, cfg, f"{path}/input0/dict.txt")
+        path, source, resumed = found
+        data = getattr(getattr(task, "cfg", None), "data", "") or ""
+        state = read_checkpoint(path)
+        message = (resume_mismatch_message(state, cfg, path, source) if resumed else "") or \
+            misfit_message(source, state, model, cfg, f"{data}/input0/dict.txt")
         if message:
             raise ValueError(message)
 

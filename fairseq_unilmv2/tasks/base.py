@@ -54,8 +54,10 @@ class UniLMTask(FairseqTask):
         found = checkpoint_to_load(model_cfg)
         if found is None:
             return
-        path, source = found
-        message = misfit_message(source, read_checkpoint(path), model, model_cfg, self.dictionary_path())
+        path, source, resumed = found
+        state = read_checkpoint(path)
+        message = (resume_mismatch_message(state, model_cfg, path, source) if resumed else "") or \
+            misfit_message(source, state, model, model_cfg, self.dictionary_path())
         if message:
             raise ValueError(message)
 
@@ -76,23 +78,53 @@ def run_config(model_cfg, group):
 
 
 def checkpoint_to_load(model_cfg):
-    """``(path, description)`` of the checkpoint fairseq-train will load into the model built from
-    ``model_cfg``, or None (nothing to load, or not run by fairseq-train). Follows
+    """``(path, description, resumed)`` of the checkpoint fairseq-train will load into the model
+    built from ``model_cfg``, or None (nothing to load, or not run by fairseq-train). Follows
     ``fairseq.checkpoint_utils.load_checkpoint``: ``--save-dir``'s checkpoint_last.pt if it
-    exists, else ``--continue-once`` or ``--finetune-from-model``; or ``--restore-file``."""
+    exists, else ``--continue-once`` or ``--finetune-from-model``; or ``--restore-file``.
+    ``resumed``: whether fairseq will also restore the optimizer and criterion state (a resumed
+    run) rather than the weights alone (``--finetune-from-model``, ``--reset-optimizer``)."""
     ck = run_config(model_cfg, "checkpoint")
     if ck is None or ck.get("restore_file", None) is None:
         return None
     suffix = ck.get("checkpoint_suffix", "") or ""
+    resets = bool(ck.get("reset_optimizer", False))
     if ck.restore_file == "checkpoint_last.pt":
         last = os.path.join(ck.save_dir, f"checkpoint_last{suffix}.pt")
         if os.path.isfile(last):
             return last, (f"the checkpoint {last} that this run resumes (it is in --save-dir {ck.save_dir}; "
-                          f"give a new run its own --save-dir)")
+                          f"give a new run its own --save-dir)"), not resets
         for flag, name in (("--continue-once", "continue_once"), ("--finetune-from-model", "finetune_from_model")):
             path = ck.get(name, None)
             if path and os.path.isfile(path):
-                return path, f"{flag} {path}"
+                return path, f"{flag} {path}", flag == "--continue-once" and not resets
         return None
     path = ck.restore_file.replace(".pt", suffix + ".pt")
-    return (path, f"--restore-file {path}") if os.path.isfile(path) else None
+    return (path, f"--restore-file {path}", not resets) if os.path.isfile(path) else None
+
+
+def resume_mismatch_message(state, model_cfg, path: str, description: str) -> str:
+    """Why the run about to resume ``state`` (read from ``path``) cannot: it was written by another
+    task or criterion, whose optimizer and criterion state fairseq would restore (fairseq stops
+    with "Criterion does not match; please reset the optimizer (--reset-optimizer)", and that
+    advice then clashes with --finetune-from-model). '' when it fits."""
+    saved = state.get("cfg") or {}
+    root = model_cfg._get_parent() if isinstance(model_cfg, DictConfig) else None
+    if root is None or not hasattr(saved, "get"):
+        return ""
+    differs = []
+    for group in ("task", "criterion"):
+        was = (saved.get(group) or {}).get("_name", None)
+        now = (root.get(group) or {}).get("_name", None)
+        if was and now and was != now:
+            differs.append(f"--{group} {was} (this run: --{group} {now})")
+    if not differs:
+        return ""
+    if "--save-dir" in description:
+        save_dir = os.path.dirname(path) or "."
+        return (f"--save-dir {save_dir} holds {os.path.basename(path)} of another run, trained with "
+                f"{' and '.join(differs)}; fairseq-train would resume it as this run. Give this run its own "
+                f"--save-dir, and start it from that run with --finetune-from-model {path}")
+    return (f"{description} was trained with {' and '.join(differs)}: to start this run from its weights alone, "
+            f"pass --finetune-from-model {path} instead (or add --reset-optimizer --reset-dataloader "
+            f"--reset-meters --reset-lr-scheduler)")

@@ -160,6 +160,7 @@ class UniLMSeq2SeqTask(UniLMTask):
 
     def build_model(self, cfg, from_checkpoint=False):
         if from_checkpoint:
+            refuse_unfinetuned(cfg)
             self._limits_from_checkpoint(cfg)
         else:
             # Recorded in the checkpoint's model config under names of their own, so that an
@@ -167,6 +168,8 @@ class UniLMSeq2SeqTask(UniLMTask):
             with open_dict(cfg):
                 for name, _, _ in LIMITS:
                     cfg[RECORD + name] = getattr(self.cfg, name)
+                # the target trains segment 1: NLU fine-tuning from this model may use it (--pair-segment auto)
+                cfg["segments_trained"] = cfg.get("num_segments", 0)
         base = super().build_model(cfg, from_checkpoint)
         room = base.max_positions()
         if self.cfg.max_source_positions + self.cfg.max_target_positions > room:
@@ -211,6 +214,27 @@ class UniLMSeq2SeqTask(UniLMTask):
 
     def max_positions(self):
         return (self.cfg.max_source_positions, self.cfg.max_target_positions)
+
+
+def refuse_unfinetuned(model_cfg):
+    """ValueError for a checkpoint that was never fine-tuned with ``--task unilm_seq2seq`` (a
+    ``--task pmlm`` pre-training or converted checkpoint, any objective; an NLU model): its
+    prediction head was never trained to continue a target, so decoding it prints repeated
+    tokens and scoring it measures nothing. The checkpoint's own task config (the model
+    config's parent) says which task trained it."""
+    task = run_config(model_cfg, "task")
+    name = task.get("_name", None) if task is not None else None
+    if name is None or name == "unilm_seq2seq" or _recorded_limit(model_cfg, LIMITS[0][0]) is not None:
+        return
+    what = f"--task {name}"
+    if name == "pmlm":
+        what += f" --objective {task.get('objective', 'pmlm')} pre-training (or unilmv2-convert-hf)"
+    raise ValueError(
+        f"this checkpoint was trained by {what} and never fine-tuned for seq2seq: decoding it would print "
+        f"repeated tokens. Fine-tune it first: fairseq-train DATA --user-dir fairseq_unilmv2 --task unilm_seq2seq "
+        f"-s SRC -t TGT --arch ARCH --criterion unilm_seq2seq --finetune-from-model THIS_CHECKPOINT --save-dir "
+        f"NEW_DIR ... (README.md, 'Your own data, step by step'), then generate with NEW_DIR/checkpoint_best.pt"
+    )
 
 
 def _recorded_limit(model_cfg, name):

@@ -17,7 +17,7 @@ import torch
 
 import fairseq_unilmv2  # noqa: F401  (installs the safe loader)
 from fairseq import checkpoint_utils
-from fairseq_unilmv2.checkpoint_safety import fairseq_checkpoint_globals
+from fairseq_unilmv2.checkpoint_safety import UnsafeCheckpointError, fairseq_checkpoint_globals
 
 
 def _legacy_state():
@@ -99,11 +99,17 @@ def test_allow_list_is_exactly_fairseqs_data_classes():
                      "Float32", "Float64", "Int16", "Int32", "Int64", "Int8", "LongDouble", "LongLong",
                      "Object", "Str", "String", "TimeDelta64", "UInt16", "UInt32", "UInt64", "UInt8",
                      "ULongLong", "Void"}  # numpy 2.4's numpy.dtypes.*DType (pinned in requirements.txt)
+    omegaconf = {"omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig",
+                 "omegaconf.base.ContainerMetadata", "omegaconf.base.Metadata"} | {
+        f"omegaconf.nodes.{n}Node" for n in ("Any", "String", "Integer", "Float", "Boolean", "Bytes")}
+    # the types omegaconf's metadata records, and its resolver cache (a defaultdict(dict))
+    metadata_types = {"typing.Any", "typing.Dict", "typing.List", "collections.defaultdict"} | {
+        f"builtins.{t}" for t in ("dict", "list", "int", "str", "float", "bool", "bytes")}
     assert set(names) == {
         "argparse.Namespace", "numpy.ndarray", "numpy.dtype",
         "numpy._core.multiarray._reconstruct", "numpy._core.multiarray.scalar",
         "numpy.core.multiarray._reconstruct", "numpy.core.multiarray.scalar",
-    } | {f"numpy.dtypes.{c}DType" for c in dtype_classes}
+    } | {f"numpy.dtypes.{c}DType" for c in dtype_classes} | omegaconf | metadata_types
     # the numpy 1.x spelling maps to the very same two functions, nothing else
     assert names["numpy.core.multiarray.scalar"] is np._core.multiarray.scalar
     assert names["numpy.core.multiarray._reconstruct"] is np._core.multiarray._reconstruct
@@ -229,3 +235,100 @@ def test_object_array_of_plain_values_loads(tmp_path):
     state = checkpoint_utils.load_checkpoint_to_cpu(str(path))
     # fairseq's upgrade of this old layout moved best_loss into the lr scheduler's state
     assert state["optimizer_history"][0]["lr_scheduler_state"]["best"].tolist() == ["plain"]
+
+
+# --- omegaconf configs: what other fairseq versions and tools write ----------------------------
+
+def _dictconfig_cfg():
+    """A fairseq-style run config as a DictConfig: struct flag, nested containers, a list, typed
+    and untyped nodes, int keys, None, a missing value, an interpolation."""
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.nodes import BooleanNode, BytesNode, FloatNode, IntegerNode, StringNode
+
+    cfg = OmegaConf.create({"model": {"_name": "unilmv2_tiny", "dropout": 0.1, "layers": [1, 2.5, None, True]},
+                            "task": {"_name": "pmlm", "data": "bin", "tokens": "${model.dropout}"},
+                            "common": {"seed": 7, "missing": "???", 3: "three"}},
+                           flags={"allow_objects": True})
+    cfg.typed = DictConfig({"s": StringNode("x"), "i": IntegerNode(3), "f": FloatNode(1.5),
+                            "b": BooleanNode(False), "y": BytesNode(b"ab")})
+    OmegaConf.set_struct(cfg, True)
+    return cfg
+
+
+def test_checkpoint_with_a_dictconfig_config_loads(tmp_path):
+    from omegaconf import OmegaConf
+
+    path = tmp_path / "dictconfig.pt"
+    state = _legacy_state()
+    state["args"], state["cfg"] = None, _dictconfig_cfg()  # with args, fairseq would rebuild cfg from them
+    state["extra_state"]["nested"] = OmegaConf.create([{"a": 1}])  # a ListConfig root elsewhere
+    torch.save(state, path)
+    with pytest.raises(pickle.UnpicklingError):  # control: torch alone refuses it
+        torch.load(path)
+    loaded = checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    assert loaded["model"]["w"].tolist() == [1.0, 1.0] and loaded["extra_state"]["best"] == 3.25
+    cfg = loaded["cfg"]
+    assert OmegaConf.to_container(cfg) == OmegaConf.to_container(_dictconfig_cfg())
+    assert cfg.task.tokens == 0.1 and cfg.model.layers[1] == 2.5 and cfg.common[3] == "three"
+    assert cfg.typed.y == b"ab" and OmegaConf.is_missing(cfg.common, "missing")
+    assert loaded["extra_state"]["nested"][0].a == 1
+
+
+def _dictconfig_payload(payload, where):
+    """Pickle bytes (no PROTO, no STOP) of a real DictConfig with ``payload`` in place of one
+    of its values: ``value`` (a node's value), ``ref_type`` (container metadata) or ``key``
+    (a node's metadata). The payload's opcodes use no memo, so the DictConfig's memo stays valid."""
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"model": {"dropout": "PAYLOAD_VALUE"}, "task": {"data": "bin"}})
+    if where == "ref_type":
+        cfg.task._metadata.ref_type = "PAYLOAD_REF"
+    if where == "key":
+        cfg.task._get_node("data")._metadata.key = "PAYLOAD_KEY"
+    data = pickle.dumps(cfg, protocol=2)
+    placeholder = _u({"value": "PAYLOAD_VALUE", "ref_type": "PAYLOAD_REF", "key": "PAYLOAD_KEY"}[where])
+    assert data.startswith(b"\x80\x02") and data.endswith(b".") and data.count(placeholder) == 1
+    return data[2:-1].replace(placeholder, payload)
+
+
+@pytest.mark.parametrize("where", ["value", "ref_type", "key"])
+@pytest.mark.parametrize("kind", ["os.system", "builtins.eval", "subprocess.check_call", "getattr-chain"])
+def test_payload_inside_a_dictconfig_is_refused_and_runs_nothing(tmp_path, kind, where):
+    target = tmp_path / "pwned.txt"
+    payload, refused = _payloads(target)[kind]
+    path = _checkpoint_with(tmp_path, _dictconfig_payload(payload, where))
+    try:
+        torch.load(path, weights_only=False)
+    except Exception:
+        pass
+    assert target.exists(), f"payload {kind} in {where} did not run with weights_only=False"
+    target.unlink()
+    with pytest.raises(UnsafeCheckpointError) as refusal:
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    assert not target.exists()
+    name = re.escape(refused.removeprefix("builtins."))
+    message = str(refusal.value)
+    assert message.startswith(f"{path}: refused by safe loading: ") and "\n" not in message, message
+    assert re.search(rf"GLOBAL (builtins\.)?{name} (was not an allowed global|whose module \w+ is blocked)", message)
+    assert "add_safe_globals" not in message  # torch's advice to allow the global is not passed on
+
+
+def test_harmless_dictconfig_payload_loads(tmp_path):
+    """Control for the test above: the same crafted DictConfig with a plain string loads."""
+    path = _checkpoint_with(tmp_path, _dictconfig_payload(_u("plain"), "value"))
+    state = checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    assert state["optimizer_history"][0]["lr_scheduler_state"]["best"].model.dropout == "plain"
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut-zip", "cut-legacy", "random", "not-a-zip"])
+def test_damaged_checkpoint_is_one_error_naming_the_file(tmp_path, damage):
+    path = tmp_path / "damaged.pt"
+    torch.save(_legacy_state(), path, _use_new_zipfile_serialization=damage != "cut-legacy")
+    data = path.read_bytes()
+    path.write_bytes({"empty": b"", "cut-zip": data[: len(data) // 2], "cut-legacy": data[: len(data) // 2],
+                      "random": bytes(range(7, 250)) * 8, "not-a-zip": b"PK\x03\x04" + b"x" * 64}[damage])
+    with pytest.raises((pickle.UnpicklingError, EOFError, RuntimeError, OSError)) as error:
+        checkpoint_utils.load_checkpoint_to_cpu(str(path))
+    message = str(error.value)
+    assert message.startswith(f"{path}: cannot be read as a torch checkpoint (") and "\n" not in message, message
+    assert "weights_only" not in message

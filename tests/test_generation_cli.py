@@ -3,8 +3,10 @@ ban on internal symbols through fairseq-interactive and the hub interface, with 
 sampling, batches of several sources. The models are trained for 150 updates only: they reverse
 roughly and repeat themselves often, which is what these checks need."""
 import random
+import struct
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,49 @@ def test_generate_ends_hypotheses_that_blocking_leaves_without_a_token(trained):
     proc = run_cli([*args[:-1], "30"], cwd=trained)
     assert proc.returncode != 0
     assert "ValueError: --min-len 30 is longer than any hypothesis may be: 23 tokens at most" in proc.stderr
+
+
+def test_generate_reads_dictconfig_checkpoints_and_refuses_unsafe_ones(trained, tmp_path):
+    """A checkpoint whose config is an omegaconf DictConfig (other fairseq versions and tools
+    write it so) decodes as the plain one does; the same checkpoint with a payload nested in its
+    DictConfig stops fairseq-generate with one message naming the file, a non-zero exit status,
+    no hypothesis and nothing run."""
+    from omegaconf import OmegaConf
+
+    state = torch.load(trained / "ck_pseudo/checkpoint_last.pt", weights_only=False)
+    state["cfg"] = OmegaConf.create(state["cfg"], flags={"allow_objects": True})
+    torch.save(state, tmp_path / "dictconfig.pt")
+    args = ["fairseq-generate", "bin", *COMMON, "--beam", "2", "--batch-size", "8", "--gen-subset", "valid",
+            "--cpu", "--num-workers", "0"]
+
+    def hyps(out):
+        return sorted(line for line in out.splitlines() if line.startswith("H-"))
+
+    plain = hyps(check_cli([*args, "--path", "ck_pseudo/checkpoint_last.pt"], cwd=trained))
+    assert len(plain) == 20
+    assert hyps(check_cli([*args, "--path", str(tmp_path / "dictconfig.pt")], cwd=trained)) == plain
+
+    target = tmp_path / "pwned"
+    state["cfg"].task.data = f"__import__('pathlib').Path('{target}').write_text('x')"  # the placeholder
+    torch.save(state, tmp_path / "evil.pt")
+    exec_call = b"cbuiltins\nexec\n(" + _binunicode(str(state["cfg"].task.data)) + b"tR"
+    with zipfile.ZipFile(tmp_path / "evil.pt") as z:
+        entries = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(tmp_path / "evil.pt", "w", zipfile.ZIP_STORED) as z:
+        for name, data in entries:
+            if name.endswith("/data.pkl"):
+                placeholder = _binunicode(str(state["cfg"].task.data))
+                assert data.count(placeholder) == 1
+                data = data.replace(placeholder, exec_call)
+            z.writestr(name, data)
+    proc = run_cli([*args, "--path", str(tmp_path / "evil.pt")], cwd=trained)
+    assert proc.returncode != 0 and hyps(proc.stdout) == []
+    assert f"UnsafeCheckpointError: {tmp_path / 'evil.pt'}: refused by safe loading" in proc.stderr
+    assert "GLOBAL exec was not an allowed global" in proc.stderr and not target.exists()
+    torch.load(tmp_path / "evil.pt", weights_only=False)  # sanity: the payload does run when unsafe
+    assert target.exists()
+
+
+def _binunicode(text):
+    data = text.encode()
+    return b"X" + struct.pack("<I", len(data)) + data

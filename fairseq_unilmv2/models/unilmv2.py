@@ -19,6 +19,7 @@ from torch import nn
 from ..masking.maelm import scatter_index, visible_index
 from ..modules.mae_decoder import MAEDecoder
 from ..modules.transformer import ACTIVATION, LAYER_NORM_EPS, UniLMTransformer
+from ..optim.unilm_adam import mark_no_decay
 from .heads import pair_segment_ids, upgrade_heads
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class UniLMv2Model(BaseFairseqModel):
         self.eos = dictionary.eos() if hasattr(dictionary, "eos") else None
         self.classification_heads = nn.ModuleDict()
         self.span_heads = nn.ModuleDict()
+        mark_no_decay(self)  # for --optimizer unilm_adam
 
     @classmethod
     def build_model(cls, cfg, task):
@@ -181,10 +183,12 @@ class UniLMv2Model(BaseFairseqModel):
             activation_fn=safe_getattr(self.cfg, "pooler_activation_fn", "tanh"),
             pooler_dropout=safe_getattr(self.cfg, "pooler_dropout", 0.0),
         )
+        mark_no_decay(self.classification_heads[name])
 
     def register_span_head(self, name: str, head: nn.Module):
         """Attach an extractive-QA head (``--task squad``); saved and reloaded with the model."""
         self.span_heads[name] = head
+        mark_no_decay(head)
 
     def upgrade_state_dict_named(self, state_dict, name):
         super().upgrade_state_dict_named(state_dict, name)

@@ -109,7 +109,7 @@ def test_nbest_lists_distinct_texts(tmp_path):
     write_meta(str(tmp_path), {"version": "1.1", "splits": {"valid": {}}})
     split = read_split(str(tmp_path), "valid")
     cs = 4
-    starts, ends = logits(split, {(0, "s", cs): 3.0, (0, "s", cs + 2): 3.0, (0, "e", cs + 1): 3.0, (0, "e", cs + 3): 3.0})
+    starts, ends = logits(split, {(0, "s", cs): 3.0, (0, "s", cs + 2): 3.5, (0, "e", cs + 1): 3.0, (0, "e", cs + 3): 2.0})
     _, nbest, _ = predict_answers(split, starts, ends, "1.1", PredictConfig(n_best_size=2))
-    # "t1 t2" scores 6 at subwords 0-1 and at 2-3; "t1 t2 t1 t2" scores 6 too: two distinct texts
+    # "t1 t2" scores 6 at subwords 0-1 and 5.5 at 2-3, "t1 t2 t1 t2" 5: the repeat gives way
     assert sorted(e["text"] for e in nbest["q0"]) == ["t1 t2", "t1 t2 t1 t2"]

@@ -10,7 +10,7 @@ import pytest
 
 from fairseq_unilmv2.squad.cli import main as squad_main
 
-from .helpers import REPO, check_cli
+from .helpers import check_cli
 
 FILLER = [f"w{a}{b}" for a in "abcdefgh" for b in "abcdefgh"][:40]
 MARKERS = ["kappa", "sigma"]

@@ -7,10 +7,15 @@
 
 Every loss is logged in bits per masked text token, so ``ae_loss`` of pmlm and ``loss`` of the
 other objectives are on the same scale (pmlm's ``loss`` adds two predictions per token).
+
+Validation also logs ``ctx_gap``: ``loss`` with every unmasked text token replaced by a random
+ordinary token, minus ``loss`` (``masking/context.py``), on ``loss``'s scale. It stays near 0
+while a run predicts from unigram frequency alone and grows once the model reads its context.
 """
 import math
 from dataclasses import dataclass, field
 
+import torch
 import torch.nn.functional as F
 from fairseq import metrics
 from fairseq.criterions import FairseqCriterion, register_criterion
@@ -18,6 +23,7 @@ from fairseq.dataclass import FairseqDataclass
 
 from ..masking import roles
 from ..masking.attention import mpnet_attention_mask, role_attention_mask
+from ..masking.context import pretraining_context, with_random_context
 
 ATTENTION_MASKS = {"pmlm": role_attention_mask, "mlm": role_attention_mask, "mpnet": mpnet_attention_mask}
 LOSS_TERMS = ("loss", "ae_loss", "par_loss")
@@ -28,6 +34,11 @@ class PMLMCriterionConfig(FairseqDataclass):
     ae_weight: float = field(default=1.0, metadata={"help": "pmlm: weight of the autoencoding loss on [M]"})
     par_weight: float = field(
         default=1.0, metadata={"help": "pmlm: weight of the partially autoregressive loss on [P]"}
+    )
+    no_context_gap: bool = field(
+        default=False,
+        metadata={"help": "do not log ctx_gap in validation (loss with random unmasked text tokens minus loss, "
+                  "in bits: how much the model uses its context; costs one more forward pass per valid batch)"},
     )
 
 
@@ -48,27 +59,41 @@ def prediction_losses(model, sample, padding_idx, objective="pmlm"):
 
 @register_criterion("pmlm", dataclass=PMLMCriterionConfig)
 class PMLMCriterion(FairseqCriterion):
-    def __init__(self, task, ae_weight=1.0, par_weight=1.0):
+    def __init__(self, task, ae_weight=1.0, par_weight=1.0, no_context_gap=False):
         super().__init__(task)
         self.objective = getattr(task.cfg, "objective", "pmlm")
         self.ae_weight = ae_weight
         self.par_weight = par_weight
+        self.context_gap = not no_context_gap
 
     def forward(self, model, sample, reduce=True):
         nll, role = prediction_losses(model, sample, self.padding_idx, self.objective)
-        logging_output = {"ntokens": sample["ntokens"], "nsentences": sample["nsentences"]}
-        if self.objective == "pmlm":
-            is_par = role == roles.PSEUDO
-            ae_loss, par_loss = nll[~is_par].sum(), nll[is_par].sum()
-            loss = self.ae_weight * ae_loss + self.par_weight * par_loss
-            # Every masked token is predicted once from [M] and once from [P]: normalise per token.
-            sample_size = int((~is_par).sum())
-            logging_output.update(ae_loss=ae_loss.data, par_loss=par_loss.data)
-        else:
-            loss = nll.sum()
-            sample_size = nll.numel()
+        loss, terms = self._weighted(nll, role)
+        logging_output = {"ntokens": sample["ntokens"], "nsentences": sample["nsentences"], **terms}
+        # Every masked token is predicted once (pmlm: once from [M] and once from [P]): per token.
+        sample_size = int((role != roles.PSEUDO).sum())
         logging_output.update(loss=loss.data, sample_size=sample_size)
+        if self.context_gap and not model.training:
+            logging_output["ctx_loss"] = self._random_context_loss(model, sample)
         return loss, sample_size, logging_output
+
+    def _weighted(self, nll, role):
+        """The objective's loss from per-prediction NLLs, and its logged terms."""
+        if self.objective != "pmlm":
+            return nll.sum(), {}
+        is_par = role == roles.PSEUDO
+        ae_loss, par_loss = nll[~is_par].sum(), nll[is_par].sum()
+        return self.ae_weight * ae_loss + self.par_weight * par_loss, {"ae_loss": ae_loss.data, "par_loss": par_loss.data}
+
+    def _random_context_loss(self, model, sample):
+        """``loss`` on the same sample with random unmasked text tokens (seeded by the example ids)."""
+        low, high = self.task.dictionary.nspecial, self.task.random_high
+        context = pretraining_context(sample["net_input"], sample["target"], self.padding_idx, low, high)
+        seed = int(sample["id"].sum()) % (1 << 31)
+        noisy = {**sample, "net_input": with_random_context(sample["net_input"], context, low, high, seed)}
+        with torch.no_grad():
+            nll, role = prediction_losses(model, noisy, self.padding_idx, self.objective)
+        return self._weighted(nll, role)[0].data
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
@@ -78,6 +103,10 @@ class PMLMCriterion(FairseqCriterion):
             if any(key in log for log in logging_outputs):
                 total = sum(log.get(key, 0) for log in logging_outputs)
                 metrics.log_scalar(key, total / denom, sample_size, round=3)
+        if any("ctx_loss" in log for log in logging_outputs):
+            gap = sum(log["ctx_loss"] - log["loss"] for log in logging_outputs if "ctx_loss" in log)
+            size = sum(log.get("sample_size", 0) for log in logging_outputs if "ctx_loss" in log)
+            metrics.log_scalar("ctx_gap", gap / (max(size, 1) * math.log(2)), size, round=3)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

@@ -48,7 +48,6 @@ result is this one-machine run's DATA_BIN byte for byte.
 """
 import argparse
 import concurrent.futures
-import contextlib
 import json
 import logging
 import os
@@ -69,7 +68,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from preprocess import databin_guide as guide
-from preprocess import report
+from preprocess import lifetime, report
 from preprocess.fairseq_dict import FAIRSEQ_UNK_ID, check_dict
 from preprocess.shards import records, shard_ranges, skip, take
 from preprocess.textio import (
@@ -286,24 +285,25 @@ def fairseq_preprocess(layout, dict_path, train_prefix, valid_prefix, destdir, w
     shard lock, so that the lock lasts as long as a fairseq-preprocess its killed piece left running)."""
     # --task pmlm: the plugin's load_dictionary also reads the vocabulary-id dict.txt that
     # unilmv2-convert-hf writes (fairseq's own Dictionary refuses its header line)
-    cmd = [sys.executable, "-m", "fairseq_cli.preprocess", "--user-dir", plugin_dir(), "--task", "pmlm",
-           "--srcdict", dict_path, "--trainpref", train_prefix,
-           "--destdir", destdir, "--workers", str(workers), "--dataset-impl", "mmap"]
+    args = ["--user-dir", plugin_dir(), "--task", "pmlm", "--srcdict", dict_path, "--trainpref", train_prefix,
+            "--destdir", destdir, "--workers", str(workers), "--dataset-impl", "mmap"]
     if layout.langs:
-        cmd += ["-s", layout.langs[0], "-t", layout.langs[1], "--joined-dictionary"]
+        args += ["-s", layout.langs[0], "-t", layout.langs[1], "--joined-dictionary"]
     else:
-        cmd += ["--only-source"]
+        args += ["--only-source"]
     if valid_prefix:
-        cmd += ["--validpref", valid_prefix]
+        args += ["--validpref", valid_prefix]
     if test_prefix:
-        cmd += ["--testpref", test_prefix]
+        args += ["--testpref", test_prefix]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     with _children_lock:
         if _stopping.is_set():
             raise RuntimeError("stopped")
-        # its own process group, so that stop_children also reaches fairseq-preprocess's workers
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
-                                start_new_session=True, pass_fds=pass_fds)
+        # in this process group (a job runner's or Ctrl-C's signal to the group reaches it) and
+        # bound to this process with its workers (preprocess/lifetime.py): none outlives a
+        # binarize.py killed with SIGKILL, so a killed piece's shard lock is released with it
+        proc = subprocess.Popen(lifetime.command("fairseq_cli.preprocess", args), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, env=env, pass_fds=pass_fds)
         _children.add(proc)
     try:
         _, stderr = proc.communicate()
@@ -318,20 +318,18 @@ _children, _children_lock, _stopping = set(), threading.Lock(), threading.Event(
 
 
 def stop_children(grace=5.0):
-    """Terminate every running fairseq-preprocess (and its workers); start no new one."""
+    """Terminate every running fairseq-preprocess (its workers die with it); start no new one."""
     with _children_lock:
         _stopping.set()
         procs = list(_children)
     for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+        proc.terminate()
     deadline = time.monotonic() + grace
     for proc in procs:
         try:
             proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
 
 
 DEFAULT_MAX_UNK_RATE = 0.05

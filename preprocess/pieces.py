@@ -21,12 +21,14 @@ import hashlib
 import json
 import os
 import re
+import time
 
 from preprocess.shards import check_line
 from preprocess.textio import InputError, atomic_outputs
 
 DEFAULT_BLOCK_BYTES = 16 << 20  # 10 000 digests for 160 GB; a piece reads at most 2 blocks beyond its range
 INDEX_VERSION = 1
+DEAD_HOLDER_WAIT_S = 10.0  # a killed piece's fairseq-preprocess and workers are SIGKILLed by the kernel
 
 
 def parse_piece(text):
@@ -200,22 +202,31 @@ def shard_lock(destdir, shard):
     """Hold an exclusive flock on ``.pieces/shardK.lock`` (InputError when another process holds
     it: two pieces must not write the same ``shardK.tmp``); yields its descriptor, which the
     piece hands to fairseq-preprocess, so that the lock lasts while any of them runs. The kernel
-    releases it when they have all ended, so a killed piece never blocks its rerun for long."""
+    releases it when they have all ended, and they end with the piece (preprocess/lifetime.py),
+    so a killed piece's lock is released with it: a lock whose holder on this machine has
+    ended is waited for up to ``DEAD_HOLDER_WAIT_S`` (its children still being killed)."""
     path = os.path.join(pieces_dir(destdir), f"shard{shard}.lock")
     with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            host, _, pid = holder.partition(" pid ")
-            if host == os.uname().nodename and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
-                raise InputError(f"shard{shard} is still locked ({path}) by a fairseq-preprocess that {holder} "
-                                 f"started: that piece has ended (killed?), its fairseq-preprocess has not; wait for "
-                                 f"it to end (or stop it), then rerun") from None
-            raise InputError(f"shard{shard} is being binarized right now by {holder} (or by a fairseq-preprocess "
-                             f"it started, which holds {path} too): wait for it to finish, or stop it; two pieces "
-                             f"must not write the same shard") from None
+        deadline = time.monotonic() + DEAD_HOLDER_WAIT_S
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                f.seek(0)
+                holder = f.read().strip() or "another process"
+                host, _, pid = holder.partition(" pid ")
+                dead = host == os.uname().nodename and pid.isdigit() and not os.path.exists(f"/proc/{pid}")
+                if dead and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                if dead:
+                    raise InputError(f"shard{shard} is still locked ({path}) by a process that {holder} started: "
+                                     f"that piece has ended (killed?), this process has not; find it with fuser "
+                                     f"{path}, stop it, then rerun") from None
+                raise InputError(f"shard{shard} is being binarized right now by {holder} (or by a fairseq-preprocess "
+                                 f"it started, which holds {path} too): wait for it to finish, or stop it; two "
+                                 f"pieces must not write the same shard") from None
         f.seek(0)
         f.truncate()
         f.write(f"{os.uname().nodename} pid {os.getpid()}\n")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from . import survivors
 from .helpers import (LEE, LEE_TEST, REPO, USER_DIR, check_cli, check_script, encode_lee_in_two_files, read_lines,
                       run_script)
 
@@ -232,19 +233,37 @@ def test_text_on_disk_is_bounded_by_the_running_jobs(work, tmp_path, monkeypatch
     assert max(len(names) for names in seen) <= 2, seen  # the shard being binarized and the next one
 
 
-def test_sigterm_stops_the_fairseq_preprocess_children(work, tmp_path):
+def start_binarizing(work, tmp_path, *args, processes):
+    """binarize.py started in its own session (as a job runner starts a job), tagged
+    (tests/survivors.py); returns (process, tag) once ``processes`` processes of it run."""
+    env, tag = survivors.tagged(dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1"))
     proc = subprocess.Popen([sys.executable, str(REPO / "preprocess/binarize.py"), "--dict", work / "spm.dict.txt",
-                             "--train", work / "enc/a.txt", work / "enc/b.txt", "--shards", "2", "--workers", "2",
-                             "--destdir", "bin"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline, pids = time.time() + 60, []
-    while not pids and time.time() < deadline and proc.poll() is None:
-        pids = [int(p) for task in Path(f"/proc/{proc.pid}/task").iterdir()
-                for p in (task / "children").read_text().split()] if children.exists() else []
-        time.sleep(0.02)
-    assert pids, "binarize.py finished before fairseq-preprocess started"
+                             *args, "--destdir", "bin"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env, start_new_session=True)
+    deadline = time.time() + 120
+    while len(survivors.alive(tag)) < processes and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert len(survivors.alive(tag)) >= processes, f"binarize.py finished first:\n{proc.communicate()[1][-2000:]}"
+    return proc, tag
+
+
+def test_sigterm_stops_the_fairseq_preprocess_children(work, tmp_path):
+    proc, tag = start_binarizing(work, tmp_path, "--train", work / "enc/a.txt", work / "enc/b.txt", "--shards", "2",
+                                 "--workers", "2", processes=3)  # binarize.py, 2 fairseq-preprocess
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
-    assert proc.returncode != 0
-    assert not [p for p in pids if Path(f"/proc/{p}").exists()], "fairseq-preprocess outlived binarize.py"
+    assert proc.returncode == 128 + signal.SIGTERM
+    survivors.assert_none_survive(tag, within=0)  # stopped before binarize.py ended
     assert not [n for n in os.listdir(tmp_path / "bin") if n.startswith("shard") and not n.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("kill", ["process", "process group"])
+def test_nothing_outlives_binarize_killed_with_sigkill(work, tmp_path, kill):
+    # no clean-up runs in binarize.py: fairseq-preprocess and its worker must end with it
+    # (issue 20 item 14: a piece killed with its group left fairseq-preprocess holding its lock)
+    (tmp_path / "big.txt").write_bytes((work / "enc/a.txt").read_bytes() * 40)  # ~10 s of fairseq-preprocess
+    proc, tag = start_binarizing(work, tmp_path, "--train", "big.txt", "--workers", "2",
+                                 processes=3)  # binarize.py, fairseq-preprocess and its worker
+    (os.kill if kill == "process" else os.killpg)(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=60)
+    survivors.assert_none_survive(tag, within=1.0)  # killed by the kernel, not left to finish its shard

@@ -15,6 +15,7 @@ import sentencepiece as spm
 from preprocess.parallel import BrokenProcessPool, ordered_map
 from preprocess.subword import cut_long
 
+from . import survivors
 from .helpers import LEE, LEE_TEST, REPO, WIKI_PARAGRAPHS, check_script, read_lines, run_script
 
 
@@ -177,14 +178,17 @@ def test_killed_encoding_leaves_no_complete_looking_file_and_rerun_finishes(spm_
     args = [sys.executable, str(REPO / "preprocess/encode.py"), "--spm-model", str(spm_dir / "spm.model"),
             "--input", "big.txt", "small.txt", "--output-dir", "enc", "--workers", "2"]
     (tmp_path / "small.txt").write_bytes(text)
-    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env, tag = survivors.tagged()
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     tmp = tmp_path / "enc/big.txt.tmp"
     deadline = time.time() + 60
     while not (tmp.exists() and tmp.stat().st_size > 0) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     assert proc.poll() is None, "encoding finished before it could be interrupted"
+    assert len(survivors.alive(tag)) == 3  # encode.py and its 2 workers
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    survivors.assert_none_survive(tag)  # its workers die with it
     assert not (tmp_path / "enc/big.txt").exists() and not (tmp_path / "enc/small.txt").exists()
     out = check_script("encode.py", *args[2:], cwd=tmp_path)
     assert out["files_encoded"] == 2
@@ -310,9 +314,10 @@ def test_ordered_map_raises_when_a_worker_dies_instead_of_hanging():
 def test_killed_worker_ends_the_run_with_an_error_and_no_complete_looking_output(spm_dir, tmp_path):
     text = LEE.read_bytes().rstrip(b"\n") + b"\n"
     (tmp_path / "big.txt").write_bytes(text * 30)
+    env, tag = survivors.tagged()
     proc = subprocess.Popen([sys.executable, str(REPO / "preprocess/encode.py"), "--spm-model", spm_dir / "spm.model",
                              "--input", "big.txt", "--output-dir", "enc", "--workers", "2"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     tmp, children = tmp_path / "enc/big.txt.tmp", Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.time() + 60
     while not (tmp.exists() and tmp.stat().st_size > 0) and time.time() < deadline and proc.poll() is None:
@@ -322,6 +327,7 @@ def test_killed_worker_ends_the_run_with_an_error_and_no_complete_looking_output
     os.kill(int(pids[-1]), signal.SIGKILL)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 1 and b"worker process died" in stderr, stderr[-2000:]
+    survivors.assert_none_survive(tag)  # the other worker too (encode.py ends with os._exit)
     assert sorted(os.listdir(tmp_path / "enc")) == [".plan.json"]
 
 

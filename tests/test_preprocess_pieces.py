@@ -5,7 +5,6 @@ run's data-bin byte for byte, on the real bundled text the other preprocess test
 given other arguments or an input edited since --prepare; the line index the pieces read by."""
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from preprocess import pieces
 from preprocess.textio import InputError
 
+from . import survivors
 from .helpers import REPO, check_script, encode_lee_in_two_files, run_script
 
 ARGS = ["--dict", "spm.dict.txt", "--train", "enc/a.txt", "enc/b.txt", "--valid-lines", "20", "--shards", "3",
@@ -44,30 +44,27 @@ def work(tmp_path_factory):
 
 
 def start(script, *args, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, str(REPO / "preprocess" / script), *map(str, args)], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def children(pid):
-    task = Path(f"/proc/{pid}/task")
-    return [int(c) for t in task.iterdir() for c in (t / "children").read_text().split()] if task.exists() else []
+    """preprocess/SCRIPT started in its own session, as a job runner starts a job; ``proc.tag``
+    marks every process it starts (tests/survivors.py)."""
+    env, tag = survivors.tagged(dict(os.environ, PYTHONWARNINGS="ignore", OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen([sys.executable, str(REPO / "preprocess" / script), *map(str, args)], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc.tag = tag
+    return proc
 
 
 def kill_when_binarizing(proc):
-    """SIGKILL a piece and the fairseq-preprocess it runs (as a job runner kills a job: no clean-up
-    runs) once fairseq-preprocess has started; returns when all of them are gone."""
-    deadline, kids = time.time() + 120, []
-    while not kids and proc.poll() is None and time.time() < deadline:
-        kids = children(proc.pid)
+    """SIGKILL a piece alone (no clean-up runs in it) once the fairseq-preprocess it runs has
+    started; the fairseq-preprocess must die with it at once (issue 20 item 14: it was left
+    running, holding the shard's lock)."""
+    deadline = time.time() + 120
+    while len(survivors.alive(proc.tag)) < 2 and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
-    assert kids, f"the piece ended before fairseq-preprocess started:\n{proc.communicate()[1][-2000:]}"
-    for kid in kids:
-        os.killpg(kid, signal.SIGKILL)  # fairseq-preprocess runs in its own process group
+    assert len(survivors.alive(proc.tag)) >= 2, \
+        f"the piece ended before fairseq-preprocess started:\n{proc.communicate()[1][-2000:]}"
     proc.kill()
     proc.communicate(timeout=60)
-    while any(Path(f"/proc/{k}").exists() and "zombie" not in Path(f"/proc/{k}/status").read_text() for k in kids):
-        time.sleep(0.01)
+    survivors.assert_none_survive(proc.tag, within=1.0)
 
 
 def files(root):

@@ -12,10 +12,12 @@ checkpoint_safety.install()
 bf16.install()
 
 from .criterions import pmlm as _pmlm_criterion  # noqa: E402,F401
+from .criterions import squad as _squad_criterion  # noqa: E402,F401
 from .criterions import unilm_seq2seq as _seq2seq_criterion  # noqa: E402,F401
 from .models import unilmv2 as _unilmv2_model  # noqa: E402,F401
 from .optim import unilm_adam as _unilm_adam  # noqa: E402,F401
 from .tasks import pmlm as _pmlm_task  # noqa: E402,F401
+from .tasks import squad as _squad_task  # noqa: E402,F401
 from .tasks import unilm_seq2seq as _seq2seq_task  # noqa: E402,F401
 from .tasks import stock as _stock_tasks  # noqa: E402
 

@@ -77,4 +77,4 @@ def test_seq2seq_rejects_a_checkpoint_with_another_vocabulary(workdir):
                     "--max-update", "1", "--save-dir", "ck_other", "--num-workers", "0", "--disable-validation"],
                    cwd=workdir)
     assert proc.returncode != 0
-    assert "--srcdict set to the pre-training data-bin's dict.txt" in proc.stderr
+    assert "--task pmlm --srcdict set to the pre-training data-bin's dict.txt" in proc.stderr

@@ -73,7 +73,7 @@ def test_seq2seq_on_a_monolingual_databin_names_pmlm_and_how_to_binarize_pairs(b
     assert str(e.value).startswith(
         "mono is a monolingual data-bin (dict.txt, from fairseq-preprocess --only-source): pre-train on it with "
         "--task pmlm --criterion pmlm; for --task unilm_seq2seq binarize source/target pairs with "
-        "fairseq-preprocess -s SRC -t TGT --joined-dictionary")
+        "fairseq-preprocess --user-dir fairseq_unilmv2 --task pmlm -s SRC -t TGT --joined-dictionary")
 
 
 def test_pretraining_without_criterion_names_criterion_pmlm(bins):
@@ -148,15 +148,18 @@ def test_vocabulary_mismatch_is_the_last_line(bins):
     assert line == (
         "ValueError: --finetune-from-model pre/checkpoint_last.pt has a vocabulary of 26 entries but this "
         "data-bin's dictionary (par_big/dict.src.txt) plus <mask> and <pseudo> has 34: binarize with "
-        "fairseq-preprocess --srcdict set to the pre-training data-bin's dict.txt (and --joined-dictionary "
-        "for seq2seq)"
+        "fairseq-preprocess --user-dir fairseq_unilmv2 --task pmlm --srcdict set to the pre-training data-bin's "
+        "dict.txt (and -s SRC -t TGT --joined-dictionary for seq2seq; --user-dir and --task let fairseq-preprocess "
+        "read a converted checkpoint's dict.txt)"
     )
 
 
 def test_resuming_another_runs_checkpoint_names_the_save_dir(bins, monkeypatch):
     # the fine-tuning run given the pre-training --save-dir resumes its checkpoint_last.pt
     monkeypatch.chdir(bins)
-    with pytest.raises(ValueError, match=r"^the checkpoint pre/checkpoint_last.pt that this run resumes \(it is in "
-                                         r"--save-dir pre; give a new run its own --save-dir\) was trained as "
-                                         r"--arch unilmv2_tiny with encoder_layers 2 \(this run: 6\)"):
+    with pytest.raises(ValueError, match=r"^--save-dir pre holds checkpoint_last.pt of another run, trained with "
+                                         r"--task pmlm \(this run: --task unilm_seq2seq\) and --criterion pmlm "
+                                         r"\(this run: --criterion unilm_seq2seq\); .* Give this run its own "
+                                         r"--save-dir, and start it from that run with --finetune-from-model "
+                                         r"pre/checkpoint_last.pt$"):
         _build_model(["par", *S2S, "--criterion", "unilm_seq2seq", "--save-dir", "pre", "--arch", "unilmv2_small"])

@@ -108,8 +108,9 @@ def vocabulary_message(source: str, saved: int, expected: int, dictionary_path: 
     where = f" ({dictionary_path})" if dictionary_path else ""
     return (
         f"{source} has a vocabulary of {saved} entries but this data-bin's dictionary{where} plus <mask> and "
-        f"<pseudo> has {expected}: binarize with fairseq-preprocess --srcdict set to the pre-training "
-        f"data-bin's dict.txt (and --joined-dictionary for seq2seq)"
+        f"<pseudo> has {expected}: binarize with fairseq-preprocess --user-dir fairseq_unilmv2 --task pmlm "
+        f"--srcdict set to the pre-training data-bin's dict.txt (and -s SRC -t TGT --joined-dictionary for "
+        f"seq2seq; --user-dir and --task let fairseq-preprocess read a converted checkpoint's dict.txt)"
     )
 
 

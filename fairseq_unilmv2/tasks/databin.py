@@ -60,7 +60,8 @@ def wrong_databin_message(path: str, task: str) -> str:
         return (
             f"{path} is a monolingual data-bin (dict.txt, from fairseq-preprocess --only-source): pre-train on it "
             f"with --task pmlm --criterion pmlm; for --task unilm_seq2seq binarize source/target pairs with "
-            f"fairseq-preprocess -s SRC -t TGT --joined-dictionary (--srcdict set to the pre-training dict.txt)"
+            f"fairseq-preprocess --user-dir fairseq_unilmv2 --task pmlm -s SRC -t TGT --joined-dictionary "
+            f"--srcdict PRE_TRAINING_DATA_BIN/dict.txt"
         )
     if kind == SHARDED:
         shards = shard_dirs(path)

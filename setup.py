@@ -17,5 +17,7 @@ setup(
         "unilmv2-convert-hf = unilmv2_cli:convert_hf",
         "unilmv2-export-hf = unilmv2_cli:export_hf",
         "unilmv2-launch = unilmv2_cli:launch",
+        "unilmv2-glue = unilmv2_cli:glue",
+        "unilmv2-squad = unilmv2_cli:squad",
     ]},
 )

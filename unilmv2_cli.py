@@ -1,5 +1,6 @@
 """Entry points of the console scripts ``unilmv2-score``, ``unilmv2-export-encoder``,
-``unilmv2-convert-hf``, ``unilmv2-export-hf`` and ``unilmv2-launch``.
+``unilmv2-convert-hf``, ``unilmv2-export-hf``, ``unilmv2-launch``, ``unilmv2-glue`` and
+``unilmv2-squad``.
 
 They live outside the ``fairseq_unilmv2`` package on purpose. Importing anything under the
 package runs its ``__init__``, which imports fairseq (3-5 s, and fairseq's own log lines such as
@@ -103,3 +104,17 @@ def export_hf(argv=None):
 def launch(argv=None):
     """``unilmv2-launch``: start fairseq-train on N processes / several machines (stdlib only)."""
     return console(_load_alone("launch.py").main, argv)
+
+
+def glue(argv=None):
+    """unilmv2-glue: prepare / predict / score GLUE tasks (fairseq_unilmv2/glue/cli.py)."""
+    from fairseq_unilmv2.glue.cli import main
+
+    return console(main, argv)
+
+
+def squad(argv=None):
+    """unilmv2-squad: prepare / predict / evaluate SQuAD 1.1 and 2.0 (fairseq_unilmv2/squad/cli.py)."""
+    from fairseq_unilmv2.squad.cli import main
+
+    return console(main, argv)

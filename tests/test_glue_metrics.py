@@ -41,6 +41,9 @@ def test_spearman_ranks_and_ties():
     assert metrics.spearman([1.0, 2.0, 3.0, 4.0], [10.0, 30.0, 20.0, 40.0]) == pytest.approx(0.8)
     # a tie gets the mean rank (1.5, 1.5, 3): Pearson of the ranks = 1.5 / sqrt(1.5 * 2)
     assert metrics.spearman([1.0, 1.0, 2.0], [1.0, 2.0, 3.0]) == pytest.approx(1.5 / math.sqrt(3.0))
+    # ranks only: an outlier that Pearson feels leaves the ranks (and rho = 1) as they are
+    assert metrics.spearman([1.0, 2.0, 3.0, 100.0], [1.0, 2.0, 3.0, 4.0]) == pytest.approx(1.0)
+    assert metrics.pearson([1.0, 2.0, 3.0, 100.0], [1.0, 2.0, 3.0, 4.0]) < 0.8
 
 
 def test_correlation_of_a_constant_is_undefined():

@@ -44,14 +44,15 @@ def load(checkpoint: str, data: str, head: Optional[str], cpu: bool):
     if not os.path.isfile(checkpoint):
         raise GlueError(f"{checkpoint}: no such file (--checkpoint: the checkpoint_best.pt of fairseq-train "
                            f"--task sentence_prediction)")
-    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint)
+    # the overrides go in here: load_model_ensemble_and_task applies them only when it reads the file itself
+    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint, {"data": os.path.abspath(data)})
     cfg = state.get("cfg")
     task_name = cfg["task"]["_name"] if cfg is not None else getattr(state.get("args"), "task", None)
     if task_name != "sentence_prediction":
         raise GlueError(f"{checkpoint} was trained with --task {task_name}, so it has no classification head: "
                            f"fine-tune it first with fairseq-train --task sentence_prediction (recipes/glue.sh)")
     models, _, task = checkpoint_utils.load_model_ensemble_and_task(
-        [checkpoint], arg_overrides={"data": os.path.abspath(data)}, state=state)
+        [checkpoint], state=state)
     model = models[0]
     heads = getattr(model, "classification_heads", None) or {}
     head = head or cfg["criterion"].get("classification_head_name") or "sentence_classification_head"
@@ -95,7 +96,7 @@ def predict_split(model, task, head: str, split: str, meta: dict, batch_size: in
     try:
         task.load_dataset(split)
     except AssertionError as e:  # fairseq's NestedDictionaryDataset: label and input counts differ
-        raise GlueError(f"{data}: split {split}: {e}: its label file and inputs do not have one row each; "
+        raise GlueError(f"{data}: split {split}: {e}: its input0/, input1/ and label/ files do not have one row each; "
                            f"prepare the data-bin again") from None
     dataset = task.dataset(split)
     if len(dataset) != info["rows"]:

@@ -48,7 +48,8 @@ def saved_model_cfg(state: dict):
     return model if model is not None else state.get("args")
 
 
-def _value(cfg, name):
+def config_value(cfg, name):
+    """``cfg.name`` of a dict-like config or a Namespace; None when absent."""
     if cfg is None:
         return None
     return cfg.get(name, None) if hasattr(cfg, "get") else getattr(cfg, name, None)
@@ -56,7 +57,7 @@ def _value(cfg, name):
 
 def arch_of(cfg):
     """The ``--arch`` a model config was built with (``_name`` in fairseq's dataclass configs)."""
-    return _value(cfg, "_name") or _value(cfg, "arch")
+    return config_value(cfg, "_name") or config_value(cfg, "arch")
 
 
 def size_differences(saved_cfg, current_cfg):
@@ -64,10 +65,10 @@ def size_differences(saved_cfg, current_cfg):
     the current table is shorter (a shorter saved table is tiled by seq2seq fine-tuning)."""
     diffs = []
     for name, flag in SIZE_FIELDS:
-        saved, current = _value(saved_cfg, name), _value(current_cfg, name)
+        saved, current = config_value(saved_cfg, name), config_value(current_cfg, name)
         if saved is not None and current is not None and saved != current:
             diffs.append((name, flag, saved, current))
-    saved, current = _value(saved_cfg, "max_positions"), _value(current_cfg, "max_positions")
+    saved, current = config_value(saved_cfg, "max_positions"), config_value(current_cfg, "max_positions")
     if saved is not None and current is not None and current < saved:
         diffs.append(("max_positions", "--max-positions", saved, current))
     return diffs
@@ -84,8 +85,8 @@ def arch_defaults_match(arch, saved_cfg) -> bool:
         return False
     defaults = argparse.Namespace()
     ARCH_CONFIG_REGISTRY[arch](defaults)
-    return all(getattr(defaults, name, None) == _value(saved_cfg, name)
-               for name, _ in SIZE_FIELDS + (("max_positions", None),) if _value(saved_cfg, name) is not None)
+    return all(getattr(defaults, name, None) == config_value(saved_cfg, name)
+               for name, _ in SIZE_FIELDS + (("max_positions", None),) if config_value(saved_cfg, name) is not None)
 
 
 def arch_message(source: str, saved_cfg, current_cfg, diffs) -> str:

@@ -8,13 +8,14 @@ beyond RoBERTa's contract.
 - ``--pair-segment auto`` is resolved once, from the checkpoint fine-tuning starts from, and the
   resolved value is saved with the fine-tuned model (evaluation reuses it).
 """
+import contextlib
 import logging
 
 from fairseq.models.roberta.hub_interface import RobertaHubInterface
 from omegaconf import OmegaConf, open_dict
 
 from ..tasks.dictionary import PSEUDO_SYMBOL
-from .checkpoint_fit import misfit_message, read_checkpoint, saved_model_cfg
+from .checkpoint_fit import config_value, misfit_message, read_checkpoint, saved_model_cfg
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,7 @@ def prepare_stock_task(cfg, task):
         choice, why = "1", "no checkpoint to start from"
     else:
         saved = saved_model_cfg(read_checkpoint(found[0]))
-        trained = saved.get("segments_trained", None) if hasattr(saved, "get") else getattr(saved, "segments_trained", None)
-        resumed = saved.get("pair_segment", None) if hasattr(saved, "get") else getattr(saved, "pair_segment", None)
+        trained, resumed = (config_value(saved, name) for name in ("segments_trained", "pair_segment"))
         if resumed is not None and str(resumed) != "auto":
             choice, why = str(resumed), f"{found[1]} was fine-tuned with it"
         elif trained is not None and trained >= 2:
@@ -44,7 +44,7 @@ def prepare_stock_task(cfg, task):
         else:
             choice, why = "0", f"{found[1]} records no trained segment-1 row (--task pmlm trains segment 0 only)"
     logger.info("--pair-segment auto: the second sentence of a pair is on segment %s (%s)", choice, why)
-    with open_dict(cfg) if OmegaConf.is_config(cfg) else _nothing():
+    with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
         cfg.pair_segment = choice
 
 
@@ -62,14 +62,6 @@ def check_start_checkpoint(model, cfg, task):
             misfit_message(source, state, model, cfg, f"{data}/input0/dict.txt")
         if message:
             raise ValueError(message)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class UniLMv2HubInterface(RobertaHubInterface):

@@ -11,6 +11,7 @@ message on stderr and exit status 2; the result is a JSON object, the last line 
 import argparse
 import json
 import logging
+import os
 import sys
 
 from .errors import GlueError
@@ -20,7 +21,10 @@ logger = logging.getLogger("fairseq_unilmv2.glue")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m fairseq_unilmv2.glue", description=__doc__.split("\n\n")[0],
+    # the console script's name, or the module's when run as python -m fairseq_unilmv2.glue
+    prog = os.path.basename(sys.argv[0])
+    prog = "python -m fairseq_unilmv2.glue" if prog in ("__main__.py", "-c", "") else prog
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="docs/glue.md has the whole pipeline (recipes/glue.sh).")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -91,6 +91,8 @@ def test_pair_classification_from_random_weights_trains_and_reloads(pairs):
     hub = _hub(pairs, "ck-random")
     assert str(hub.model.cfg.pair_segment) == "1"  # random start: BERT's token types
     assert _hub_accuracy(hub, pairs) >= 90
+    with pytest.raises(KeyError, match="no classification head 'nope' .*sentence_classification_head"):
+        hub.predict("nope", torch.tensor([0, 5, 2]))
 
 
 def test_pair_classification_from_a_pmlm_checkpoint(pairs):

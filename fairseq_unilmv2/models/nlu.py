@@ -71,3 +71,12 @@ class UniLMv2HubInterface(RobertaHubInterface):
     @property
     def models(self):
         return [self.model]
+
+    def predict(self, head: str, tokens, return_logits: bool = False):
+        """RoBERTa's ``predict``: log-probabilities (or logits) of ``head`` for ``tokens`` (B, T) or (T,).
+        KeyError naming the heads the checkpoint has when ``head`` is not one of them."""
+        if head not in self.model.classification_heads:
+            have = ", ".join(sorted(self.model.classification_heads)) or "none"
+            raise KeyError(f"this model has no classification head {head!r} (its heads: {have}); pass the "
+                           f"--classification-head-name it was fine-tuned with")
+        return super().predict(head, tokens, return_logits)

@@ -255,10 +255,16 @@ def test_s2s_ft_unilm_format(tmp_path):
         want = _reference_unilm(state, config, ids)
         assert (ours.extract_features(ids) - want).abs().max() < TOL
 
-    # exported as MPNet, whose transformers code fixes padding at id 1: [PAD] (id 0 here) and
-    # [unused0] (id 1) swap ids in the export, and positions still start right after padding
+    # exported as MPNet, which has no token types: s2s-ft's trained segment-1 row would be lost, so
+    # the export is refused unless --drop-segment-1 says to export segment 0's function
+    assert torch.load(tmp_path / "out" / "model.pt", weights_only=False)["cfg"]["model"]["segments_trained"] == 2
     assert hf_export.run(hf_export.build_parser().parse_args([str(tmp_path / "out" / "model.pt"),
-                                                              str(tmp_path / "mpnet")])) == 0
+                                                              str(tmp_path / "mpnet")])) == 2
+    assert not (tmp_path / "mpnet").exists()
+    # whose transformers code fixes padding at id 1: [PAD] (id 0 here) and [unused0] (id 1) swap
+    # ids in the export, and positions still start right after padding
+    assert hf_export.run(hf_export.build_parser().parse_args([str(tmp_path / "out" / "model.pt"),
+                                                              str(tmp_path / "mpnet"), "--drop-segment-1"])) == 0
     assert (tmp_path / "mpnet" / "vocab.txt").read_text().split("\n")[:2] == ["[unused0]", "[PAD]"]
     mpnet = transformers.AutoModelForMaskedLM.from_pretrained(tmp_path / "mpnet").eval()
     theirs_ids = ids.clone()
@@ -327,7 +333,7 @@ def test_damaged_weights_and_out_dir_over_the_input_are_refused(bert_dir, tmp_pa
         (damaged / name).write_text((folder / name).read_text())
     (damaged / "model.safetensors").write_bytes((folder / "model.safetensors").read_bytes()[:5000])
     err = _refused(damaged, tmp_path / "o5", capsys)
-    assert f"{damaged / 'model.safetensors'}: cannot be read as safetensors" in err
+    assert f"{damaged / 'model.safetensors'} is truncated" in err
     # --force must never delete the input: OUT_DIR = HF_DIR is refused and the input stays
     before = sorted(os.listdir(folder))
     args = hf_convert.build_parser().parse_args([str(folder), str(folder), "--force"])

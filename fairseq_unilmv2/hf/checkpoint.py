@@ -49,11 +49,16 @@ def training_config(settings: Dict[str, object], data_dir: str) -> dict:
     return OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
 
 
-def save_checkpoint(path: str, settings: Dict[str, object], state: Dict[str, torch.Tensor], data_dir: str):
+def save_checkpoint(path: str, settings: Dict[str, object], state: Dict[str, torch.Tensor], data_dir: str,
+                    model_extra: Dict[str, object] = None):
     """Write the checkpoint atomically (temporary file, then rename). ``data_dir``: the folder the
-    checkpoint's task config names as its data (where dict.txt is)."""
+    checkpoint's task config names as its data (where dict.txt is). ``model_extra``: model-config
+    fields that are no fairseq-train flag of the conversion, e.g. ``segments_trained`` (the
+    token-type rows the source checkpoint trained, which ``--pair-segment auto`` reads)."""
+    cfg = training_config(settings, data_dir)
+    cfg["model"].update(model_extra or {})
     checkpoint = {
-        "cfg": training_config(settings, data_dir),
+        "cfg": cfg,
         "args": None,
         "model": state,
         "criterion": {},

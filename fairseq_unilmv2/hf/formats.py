@@ -35,60 +35,81 @@ class FormatError(ValueError):
     """A checkpoint or config this converter cannot map exactly (the message says which key/field)."""
 
 
-def detect_format(config: dict) -> str:
-    model_type = str(config.get("model_type", "")).lower()
-    if model_type in ("unilm", "unilmv2") or int(config.get("rel_pos_bins", 0) or 0) > 0:
+def detect_format(config: dict, source: str = "config.json") -> str:
+    from .inputs import json_field
+
+    model_type = str(json_field(config, source, "model_type", str, default="", required=False)).lower()
+    if model_type in ("unilm", "unilmv2") or (json_field(config, source, "rel_pos_bins", int, default=0,
+                                                          required=False) or 0) > 0:
         return "unilm"
     if model_type in ("bert", "minilm"):
         return "bert"
     if model_type == "mpnet":
         return "mpnet"
     raise FormatError(
-        f"config.json: model_type {config.get('model_type')!r} is not supported; supported: bert (BERT, MiniLM), "
+        f"{source}: model_type {config.get('model_type')!r} is not supported; supported: bert (BERT, MiniLM), "
         f"unilm (microsoft/unilm s2s-ft UniLM/UniLMv2: a BERT config with rel_pos_bins and max_rel_pos), mpnet")
 
 
-def _require(config: dict, name: str):
-    if name not in config:
-        raise FormatError(f"config.json has no {name!r}, which this format needs")
-    return config[name]
+def model_settings(config: dict, fmt: str, source: str = "config.json") -> Dict[str, object]:
+    """Our model-config fields (``UniLMv2Config``) from config.json (``source`` names it in
+    messages), and ``segments_trained``: the token-type rows the checkpoint trained. Raises
+    FormatError for settings the model cannot reproduce (another position_embedding_type, an
+    unknown hidden_act) and for values of the wrong JSON type.
 
+    A checkpoint with one token type (``type_vocab_size`` 1) gets ``num_segments`` 2: seq2seq
+    fine-tuning puts the target on segment 1 (and pair classification the second sentence); the
+    converter starts that row as a copy of row 0 (``convert.py``), so the model computes what the
+    original computes whatever the segment ids."""
+    from .inputs import json_field
 
-def model_settings(config: dict, fmt: str) -> Dict[str, object]:
-    """Our model-config fields (``UniLMv2Config``) from config.json. Raises FormatError for settings
-    the model cannot reproduce (another position_embedding_type, an unknown hidden_act)."""
-    pet = config.get("position_embedding_type", "absolute")
+    def get(key, kind, default=None):
+        return json_field(config, source, key, kind, default=default, required=default is None)
+
+    pet = get("position_embedding_type", str, "absolute")
     if pet != "absolute":
-        raise FormatError(f"config.json: position_embedding_type {pet!r}: only 'absolute' is supported")
-    act = config.get("hidden_act", "gelu")
+        raise FormatError(f"{source}: position_embedding_type {pet!r}: only 'absolute' is supported")
+    act = get("hidden_act", str, "gelu")
     if act not in ACTIVATIONS:
-        raise FormatError(f"config.json: hidden_act {act!r} is not supported; supported: {', '.join(ACTIVATIONS)}")
+        raise FormatError(f"{source}: hidden_act {act!r} is not supported; supported: {', '.join(ACTIVATIONS)}")
     if fmt == "mpnet" and ACTIVATIONS[act] != "gelu":
         # transformers' MPNetLMHead applies exact gelu whatever hidden_act says
-        raise FormatError(f"config.json: hidden_act {act!r} in an MPNet model: its MLM head uses gelu, ours one activation")
-    positions = int(_require(config, "max_position_embeddings"))
+        raise FormatError(f"{source}: hidden_act {act!r} in an MPNet model: its MLM head uses gelu, ours one activation")
+    positions = get("max_position_embeddings", int)
     if fmt == "mpnet":
         positions -= position_offset(config, fmt)
+    types = 0 if fmt == "mpnet" else get("type_vocab_size", int, 2)
+    if types < 0:
+        raise FormatError(f"{source}: type_vocab_size {types} is negative")
     settings = {
-        "encoder_layers": int(_require(config, "num_hidden_layers")),
-        "encoder_embed_dim": int(_require(config, "hidden_size")),
-        "encoder_ffn_embed_dim": int(_require(config, "intermediate_size")),
-        "encoder_attention_heads": int(_require(config, "num_attention_heads")),
+        "encoder_layers": get("num_hidden_layers", int),
+        "encoder_embed_dim": get("hidden_size", int),
+        "encoder_ffn_embed_dim": get("intermediate_size", int),
+        "encoder_attention_heads": get("num_attention_heads", int),
         "max_positions": positions,
-        "num_segments": 0 if fmt == "mpnet" else int(config.get("type_vocab_size", 2)),
+        "num_segments": 2 if types == 1 else types,
+        "segments_trained": types,
         "rel_pos_buckets": 0,
         "rel_pos_max_distance": 128,
-        "layer_norm_eps": float(config.get("layer_norm_eps", 1e-12)),
+        "layer_norm_eps": get("layer_norm_eps", float, 1e-12),
         "activation_fn": ACTIVATIONS[act],
-        "dropout": float(config.get("hidden_dropout_prob", 0.1)),
-        "attention_dropout": float(config.get("attention_probs_dropout_prob", 0.1)),
+        "dropout": get("hidden_dropout_prob", float, 0.1),
+        "attention_dropout": get("attention_probs_dropout_prob", float, 0.1),
         "activation_dropout": 0.0,
     }
+    for key, field in (("encoder_layers", "num_hidden_layers"), ("encoder_embed_dim", "hidden_size"),
+                       ("encoder_ffn_embed_dim", "intermediate_size"), ("encoder_attention_heads", "num_attention_heads"),
+                       ("max_positions", "max_position_embeddings")):
+        if settings[key] <= 0:
+            raise FormatError(f"{source}: {field} {config[field]} must be positive")
+    if settings["encoder_embed_dim"] % settings["encoder_attention_heads"]:
+        raise FormatError(f"{source}: hidden_size {settings['encoder_embed_dim']} is not a multiple of "
+                          f"num_attention_heads {settings['encoder_attention_heads']}")
     if fmt == "unilm":
-        settings["rel_pos_buckets"] = int(_require(config, "rel_pos_bins"))
-        settings["rel_pos_max_distance"] = int(_require(config, "max_rel_pos"))
+        settings["rel_pos_buckets"] = get("rel_pos_bins", int)
+        settings["rel_pos_max_distance"] = get("max_rel_pos", int)
     elif fmt == "mpnet":
-        settings["rel_pos_buckets"] = int(config.get("relative_attention_num_buckets", 32))
+        settings["rel_pos_buckets"] = get("relative_attention_num_buckets", int, 32)
         settings["rel_pos_max_distance"] = MPNET_MAX_DISTANCE
     return settings
 
@@ -255,10 +276,12 @@ def hf_to_ours(state: Dict[str, torch.Tensor], fmt: str, layers: int, offset: in
     return out, notes
 
 
-def ours_to_hf(tensors: Dict[str, torch.Tensor], fmt: str, layers: int, offset: int = 0) -> Dict[str, torch.Tensor]:
+def ours_to_hf(tensors: Dict[str, torch.Tensor], fmt: str, layers: int, offset: int = 0,
+               mlm_head: bool = True) -> Dict[str, torch.Tensor]:
     """The inverse of :func:`hf_to_ours` for ``bert`` and ``mpnet`` (BertForMaskedLM /
     MPNetForMaskedLM names, decoder omitted: transformers ties it). ``tensors`` are ours without
-    ``transformer.``; MPNet gets ``offset`` zero rows before position 0."""
+    ``transformer.``; MPNet gets ``offset`` zero rows before position 0. ``mlm_head`` False: the
+    encoder alone (for a ``*ForSequenceClassification`` export)."""
     prefix, out = PREFIX[fmt], {}
     dim = tensors["embed_tokens.weight"].size(1)
     for ours, theirs in _EMBED[fmt].items():
@@ -274,6 +297,6 @@ def ours_to_hf(tensors: Dict[str, torch.Tensor], fmt: str, layers: int, offset: 
                 out[prefix + name.format(i=i) + suffix] = t
         for ours, theirs in _LAYER[fmt].items():
             out[prefix + theirs.format(i=i)] = tensors[f"layers.{i}.{ours}"]
-    for ours, theirs in _HEAD[fmt].items():
+    for ours, theirs in (_HEAD[fmt].items() if mlm_head else ()):
         out[theirs] = tensors[ours]
     return {k: v.contiguous() for k, v in out.items()}

@@ -12,6 +12,7 @@ a user looks, with the commands written out for this data-bin:
 - ``README.txt``: the layout, where the dictionary is, and how to point fairseq-train,
   fairseq-generate, fairseq-preprocess --srcdict and binarize.py --dict at it.
 """
+import contextlib
 import os
 import shlex
 from pathlib import Path
@@ -20,6 +21,8 @@ from preprocess.textio import atomic_outputs
 
 REPO = Path(__file__).resolve().parents[1]
 USER_DIR = REPO / "fairseq_unilmv2"
+_MODE_FLAGS = {"--prepare": 0, "--assemble": 0, "--piece": 1, "--index-block-bytes": 1}
+
 
 
 def shard_paths(destdir, shards):
@@ -110,3 +113,23 @@ def write(destdir, shards, langs, has_valid, has_test):
         g.write(readme(destdir, shards, langs, has_valid, has_test))
     return {"dict": os.path.join(destdir, "shard0", dict_name(langs)), "data_path_file": data_path,
             "readme": readme_path, "next": next_command(destdir, langs)}
+
+
+def step_command(argv, *extra):
+    """The binarize.py command line of ``argv`` without its step flags, plus ``extra``: what a
+    message tells the user to run next."""
+    kept, skip = [], 0
+    for arg in argv:
+        if skip:
+            skip -= 1
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _MODE_FLAGS:
+            skip = _MODE_FLAGS[name] if "=" not in arg else 0
+            continue
+        kept.append(arg)
+    script = Path(__file__).resolve().with_name("binarize.py")
+    with contextlib.suppress(ValueError):
+        rel = script.relative_to(Path.cwd())
+        script = rel
+    return shlex.join(["python", str(script), *kept, *extra])

@@ -185,7 +185,8 @@ def test_bad_lines_are_refused_with_file_and_line_before_binarizing(work, tmp_pa
 
 
 def test_sentence_count_guard_refuses_a_shard_fairseq_reads_differently(work, tmp_path):
-    from preprocess.binarize import Layout, binarize_shard
+    from preprocess.plan import Layout
+    from preprocess.shard import binarize_shard
 
     layout = Layout(str(tmp_path / "bin"), [])
     os.makedirs(layout.text)
@@ -202,9 +203,10 @@ def test_shards_without_plan_are_refused_and_plan_records_valid_sizes(work, tmp_
     proc = run_script("binarize.py", *args, cwd=tmp_path)
     assert proc.returncode == 2 and "holds shard1.tmp but no plan.json" in proc.stderr
     assert os.listdir(tmp_path / "bin") == ["shard1.tmp"]
-    from preprocess import binarize
+    from preprocess.binarize import get_parser
+    from preprocess.plan import make_plan
 
-    plan, _ = binarize.make_plan(binarize.get_parser().parse_args(list(map(str, args))))
+    plan, _ = make_plan(get_parser().parse_args(list(map(str, args))))
     assert plan["valid_sizes"] == [(work / "enc/b.txt").stat().st_size]
 
 
@@ -212,7 +214,9 @@ def test_text_on_disk_is_bounded_by_the_running_jobs(work, tmp_path, monkeypatch
     """--workers 1, 6 shards: while one shard is binarized only the next one's text is written."""
     import threading
 
-    from preprocess import binarize
+    from collections import Counter
+
+    from preprocess import binarize, binarize_pieces, shard
 
     seen, lock = [], threading.Lock()
 
@@ -223,12 +227,13 @@ def test_text_on_disk_is_bounded_by_the_running_jobs(work, tmp_path, monkeypatch
         os.makedirs(layout.shard_dir(k))
         for p in layout.text_files(f"shard{k}"):
             os.unlink(p)
-        return binarize.Counter(lines=expected, shards_binarized=1)
+        return Counter(lines=expected, shards_binarized=1)
 
-    monkeypatch.setattr(binarize, "binarize_shard", fake_binarize_shard)
+    monkeypatch.setattr(shard, "binarize_shard", fake_binarize_shard)
     args = binarize.get_parser().parse_args(["--dict", str(work / "spm.dict.txt"), "--train", str(work / "enc/a.txt"),
                                              "--shards", "6", "--destdir", str(tmp_path / "bin"), "--workers", "1"])
-    result = binarize.run(args)
+    binarize_pieces.prepare(args, [])  # the one-machine run's first two steps (its --assemble checks real shards)
+    result = binarize_pieces.run_piece(args, [], 0, 1)
     assert result["shards_binarized"] == 6 and len(seen) == 6
     assert max(len(names) for names in seen) <= 2, seen  # the shard being binarized and the next one
 

@@ -11,8 +11,10 @@ from collections import Counter
 import pytest
 import sentencepiece as spm
 
-from preprocess.binarize import check_resume, check_tokens, get_parser, make_plan
+from preprocess.binarize import get_parser
 from preprocess.fairseq_dict import check_dict
+from preprocess.plan import check_resume, make_plan
+from preprocess.shard import check_tokens
 from preprocess.textio import InputError
 from preprocess.wordpiece import case_mismatch
 

@@ -108,7 +108,7 @@ def test_three_pieces_then_assemble_equal_the_one_machine_run_byte_for_byte(work
     assert sorted(os.listdir(d / "bin")) == ["README.txt", "data-path", "plan.json", "shard0", "shard1", "shard2"]
     assert sorted(os.listdir(d / "bin/shard0")) == ["dict.txt", "preprocess.log", "train.bin", "train.idx",
                                                    "valid.bin", "valid.idx"]
-    from preprocess.binarize import indexed_size
+    from preprocess.shard import indexed_size
 
     assert [indexed_size(str(d / f"bin/shard{k}/train.idx")) for k in range(3)] == [331, 331, 332]
     assert indexed_size(str(d / "bin/shard0/valid.idx")) == 20

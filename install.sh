@@ -86,6 +86,9 @@ if [ "$installed" != "$fairseq_pin" ] || ! "$PY" -c 'import fairseq.data.data_ut
     env -u CUDA_HOME "$PY" -m pip install --quiet --no-deps --no-build-isolation --require-hashes -r "$tmp/fairseq.txt"
 fi
 
+# pip checks every installed package's requirements here and reports fairseq's torchaudio, which
+# the plugin never imports (installing it would pull a torchaudio built for another torch)
+say "if pip prints 'ERROR: ... fairseq-fixed ... requires torchaudio, which is not installed': expected and harmless (fairseq's metadata names torchaudio; nothing here imports it)"
 "$PY" -m pip install --quiet -r "$tmp/runtime.txt"
 "$PY" -m pip install --quiet --no-deps -r "$tmp/nodeps.txt"
 

@@ -1,6 +1,6 @@
 """Entry points of the console scripts ``unilmv2-score``, ``unilmv2-export-encoder``,
-``unilmv2-convert-hf``, ``unilmv2-export-hf``, ``unilmv2-launch``, ``unilmv2-glue`` and
-``unilmv2-squad``.
+``unilmv2-convert-hf``, ``unilmv2-export-hf``, ``unilmv2-options``, ``unilmv2-launch``,
+``unilmv2-glue`` and ``unilmv2-squad``.
 
 They live outside the ``fairseq_unilmv2`` package on purpose. Importing anything under the
 package runs its ``__init__``, which imports fairseq (3-5 s, and fairseq's own log lines such as
@@ -15,15 +15,27 @@ script does not need that to print its help or a usage error, and the scorer nev
 - ``unilmv2-export-encoder`` runs the package's own module, imported normally, so registration
   and ``checkpoint_safety.install()`` happen before the checkpoint is read.
 
+Importing fairseq configures Python's root logger at DEBUG with a handler on stderr (its
+``fairseq/models/wav2vec/wav2vec2_classification.py`` and ``tasks/text_to_speech.py`` call
+``logging.basicConfig`` at import), so its import-time notes (``Please install tensorboardX``,
+``--user-dir ... has already been imported``) and any library's INFO lines print before the
+command's own words. :func:`_quiet_fairseq` runs first in the commands that import fairseq: it
+configures logging itself (WARNING and above, so fairseq's later ``basicConfig`` calls do
+nothing) and ignores the deprecation notices raised in fairseq, hydra, omegaconf and torch code,
+which say nothing a user of these commands can act on. It is called at these entry points only:
+a user's own program that imports the plugin keeps its own logging and warnings.
+
 Output piped into a reader that stops early (``| head -1``) ends the command quietly with the
 status a shell gives a process killed by SIGPIPE (141), instead of a ``BrokenPipeError``
 traceback (Python ignores SIGPIPE, so the write raises instead).
 """
 import importlib
 import importlib.util
+import logging
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 PACKAGE = "fairseq_unilmv2"
@@ -70,6 +82,14 @@ def console(main, argv=None):
     return status
 
 
+def _quiet_fairseq():
+    """Before fairseq is imported: WARNING-level logging on stderr; no fairseq/hydra/omegaconf/torch
+    deprecation notices (see the module docstring)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(name)s: %(message)s", stream=sys.stderr)
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+        warnings.filterwarnings("ignore", category=category, module=r"(fairseq|fairseq_cli|hydra|omegaconf|torch)(\.|$)")
+
+
 def score(argv=None):
     """``unilmv2-score``: no fairseq, no torch."""
     score_cli = importlib.import_module(_load_alone("scoring").__name__ + ".score_cli")
@@ -86,6 +106,7 @@ def _parse_then_run(relative: str, module: str):
     the module loaded alone, then run the package's own module (fairseq imported, registered)."""
     def main(argv):
         args = _load_alone(relative).build_parser().parse_args(argv)
+        _quiet_fairseq()
         return importlib.import_module(f"{PACKAGE}.{module}").run(args)
 
     return main
@@ -99,6 +120,15 @@ def convert_hf(argv=None):
 def export_hf(argv=None):
     """``unilmv2-export-hf``: a unilmv2 checkpoint -> a folder transformers loads."""
     return console(_parse_then_run("hf/export.py", "hf.export"), argv)
+
+
+def options(argv=None):
+    """``unilmv2-options [NAME ...]``: the flags the plugin adds to fairseq's command line
+    (docs/options.md, generated from the same configs)."""
+    _quiet_fairseq()
+    from fairseq_unilmv2 import options_doc
+
+    return console(options_doc.show, argv)
 
 
 def launch(argv=None):

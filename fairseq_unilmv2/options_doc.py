@@ -96,15 +96,25 @@ def render() -> str:
         "",
         "Every flag the plugin adds to fairseq's command line (`fairseq-train`, `fairseq-generate`...",
         "with `--user-dir fairseq_unilmv2`), with its default. fairseq's own flags are in",
-        "`fairseq-train --help`.",
+        "`fairseq-train --help`, which lists none of the plugin's (fairseq prints its help before it adds",
+        "a task's options); `unilmv2-options [NAME ...]` prints this page, or its sections for the named",
+        "tasks, criterions and models, on the command line.",
         "",
         "<!-- Generated from the dataclass configs by `python -m fairseq_unilmv2.options_doc`;",
         "     do not edit: tests/test_options_doc.py fails when this page is out of date. -->",
     ]
+    for _, section in sections():
+        lines += section
+    return "\n".join(lines) + "\n"
+
+
+def sections():
+    """``[(component name, page lines)]``: one section per task, criterion and model of the plugin."""
+    out = []
     for kind, selector, registry, dataclasses in KINDS:
         for name, config in plugin_configs(registry, dataclasses):
             title = f"`{selector} {name}`" if kind != "model" else f"`{name}` (`--arch {name}` and its presets)"
-            lines += ["", f"## {kind.capitalize()}: {title}", ""]
+            lines = ["", f"## {kind.capitalize()}: {title}", ""]
             lines += ["| Flag | Default | Meaning |", "|---|---|---|"]
             lines += [f"| {flags} | {_cell(default)} | {_cell(text)} |" for flags, default, text in options(config)]
             if kind == "model":
@@ -116,7 +126,36 @@ def render() -> str:
                           "|---" * (len(varying) + 1) + "|"]
                 lines += [f"| `{arch}` | " + " | ".join(str(v[f]) for f in varying) + " |"
                           for arch, v in presets.items()]
-    return "\n".join(lines) + "\n"
+            out.append((name, lines))
+    return out
+
+
+def show(argv=None) -> int:
+    """``unilmv2-options [NAME ...]``: this page on stdout, or only the sections of the named
+    components (a task, criterion or model name; an ``--arch`` preset names its model). An
+    unknown name is a usage error (exit 2) listing the known ones."""
+    parser = argparse.ArgumentParser(
+        prog="unilmv2-options", description="The flags fairseq_unilmv2 adds to fairseq-train, fairseq-generate ... "
+        "(--user-dir fairseq_unilmv2), with defaults and help: the text of docs/options.md. fairseq-train --help "
+        "lists fairseq's own flags only.")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="only these tasks, criterions or models (e.g. pmlm unilm_seq2seq unilmv2_base)")
+    args = parser.parse_args(argv)
+    if not args.names:
+        print(render(), end="")
+        return 0
+    known = {}
+    for name, lines in sections():  # a task and a criterion may share a name (pmlm): both sections
+        known.setdefault(name, []).extend(lines)
+    picked = []
+    for name in args.names:
+        name = models.ARCH_MODEL_NAME_REGISTRY.get(name, name) if name not in known else name
+        if name not in known:
+            parser.error(f"{name}: no task, criterion or model of the plugin has that name; known: "
+                         f"{', '.join(sorted(known))}")
+        picked += known[name]
+    print("\n".join(picked).lstrip("\n"))
+    return 0
 
 
 def main(argv=None) -> int:

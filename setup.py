@@ -19,5 +19,6 @@ setup(
         "unilmv2-launch = unilmv2_cli:launch",
         "unilmv2-glue = unilmv2_cli:glue",
         "unilmv2-squad = unilmv2_cli:squad",
+        "unilmv2-options = unilmv2_cli:options",
     ]},
 )

@@ -1,5 +1,6 @@
 """``unilmv2-launch``: data-parallel fairseq training on N processes, on one or several machines,
-on CPU (gloo) or GPU (NCCL), started by itself, by ``torchrun`` or by SLURM's ``srun``.
+on CPU (gloo) or GPU (NCCL), started through torchrun (``torch.distributed.run``) or SLURM's
+``srun``.
 
     unilmv2-launch --nproc-per-node N [--nnodes M --node-rank R --master-addr HOST --master-port P] \\
         -- fairseq-train DATA --user-dir fairseq_unilmv2 ...
@@ -13,21 +14,23 @@ refuses ``device_ids`` for CPU modules; CPU tensors need gloo). What works on bo
 explicit form fairseq documents for its own multi-node runs, which this command fills in for
 every process (``fairseq.distributed.utils.call_main`` with ``--distributed-no-spawn``):
 
-    --distributed-world-size W --distributed-rank R --distributed-init-method tcp://HOST:PORT
+    --distributed-world-size W --distributed-rank R --distributed-init-method tcp://HOST:PORT|env://
     --distributed-no-spawn --device-id LOCAL_RANK --distributed-backend gloo|nccl
     (+ on CPU: --cpu --ddp-backend legacy_ddp)
 
-global rank R = node_rank * N + local_rank, W = M * N (torchrun's numbering). Three ways in:
+global rank R = node_rank * N + local_rank, W = M * N (torchrun's numbering). This module
+translates commands; starting, supervising and stopping processes is torchrun's job:
 
-- **spawn** (``--nproc-per-node`` given, or no launcher around): this command starts the N
-  local processes, prefixes their output lines with ``[rank R]`` (``--log-dir`` also keeps
-  each rank's own log), forwards SIGINT/SIGTERM/SIGHUP/SIGUSR1/SIGUSR2 to them, and when one
-  rank fails stops the others (SIGTERM, then SIGKILL after ``--grace-period``) and exits with the
-  failing rank's status after repeating the end of its stderr. Inside an ``srun`` step with one
-  task per node, ``--nnodes/--node-rank/--master-addr/--master-port`` default from SLURM.
+- **alone** (``--nproc-per-node`` given, or no launcher around): runs torchrun's entry point
+  ``torch.distributed.run.main`` in this process with the matching options (static rendezvous at
+  ``--master-addr:--master-port``, ``--shutdown-timeout`` = ``--grace-period``, ``--log-dir`` with
+  ``--tee 3``); each rank torchrun starts runs this file again, which is the next case. Output,
+  signals and fail-fast are torchrun's; the exit status is the first failing rank's (torchrun's
+  own is 1 for every failure and every signal). Inside an ``srun`` step with one task per node,
+  ``--nnodes/--node-rank/--master-addr/--master-port`` default from SLURM.
 - **torchrun** (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT`` set,
-  no ``--nproc-per-node``): ``torchrun ... --no-python unilmv2-launch -- fairseq-train ...``;
-  this process becomes its one rank, rendezvous ``env://`` (torchrun's store).
+  no ``--nproc-per-node``): this process becomes its one rank, rendezvous ``env://`` (torchrun's
+  store).
 - **srun** (inside an ``srun`` step: ``SLURM_STEP_ID``, ``SLURM_PROCID``, ``SLURM_LOCALID``,
   ``SLURM_NTASKS``; no ``--nproc-per-node``): one task per GPU (or per CPU process); rank =
   ``SLURM_PROCID``, master = the step's first node (``MASTER_ADDR`` overrides), port =
@@ -38,26 +41,23 @@ torch sees no CUDA device (then ``--cpu`` is added); else CUDA with NCCL and fai
 ``fairseq-hydra-train`` commands get the same settings as ``key=value`` overrides.
 
 This module is loaded alone by ``unilmv2_cli.launch`` (no package ``__init__``, no fairseq): the
-standard library only at module level, torch imported only to count GPUs.
+standard library only at module level, torch imported only to count GPUs and to run torchrun.
 """
 import argparse
 import ctypes
+import math
 import os
 import shlex
 import shutil
 import signal
 import socket
-import subprocess
 import sys
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
-STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the others are only passed on
-TAIL_LINES = 20  # stderr lines of a failed rank repeated at the end
+# The signals torchrun passes on to the ranks (it then stops them): its default set, plus the
+# SIGUSR1/SIGUSR2 that SLURM's ``--signal`` sends before a time limit.
+FORWARDED_SIGNALS = "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1,SIGUSR2"
 
 # fairseq-train flag -> fairseq-hydra-train key, for what the launcher sets or refuses
 KEYS = {
@@ -89,10 +89,10 @@ class Plan:
     """Where the processes of this machine sit in the job."""
 
     world_size: int
-    ranks: List[Tuple[int, int]]  # (global rank, local rank) this launcher starts (spawn) or is
+    ranks: List[Tuple[int, int]]  # (global rank, local rank) torchrun starts here (spawn) or this process is
     init_method: str
     source: str  # spawn | torchrun | srun
-    env: Dict[str, str] = field(default_factory=dict)  # torchrun's variables for every rank (spawn)
+    torchrun: List[str] = field(default_factory=list)  # spawn: torchrun's options for the job's shape
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,10 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "else 127.0.0.1 on one machine)")
     parser.add_argument("--master-port", type=int, default=None,
                         help="free TCP port on node 0 (default $MASTER_PORT, else a free port on one machine)")
-    parser.add_argument("--log-dir", default=None, help="also write rank R's output to LOG_DIR/rank<R>.log")
+    parser.add_argument("--log-dir", default=None,
+                        help="also write each rank's output to files under LOG_DIR (torchrun --log-dir LOG_DIR "
+                        "--tee 3: LOG_DIR/<run id>/attempt_0/<local rank>/stdout.log and stderr.log)")
     parser.add_argument("--grace-period", type=float, default=10.0,
                         help="seconds the other ranks get to exit after a failure or a stop signal before "
-                        "SIGKILL (default 10)")
+                        "SIGKILL (torchrun --shutdown-timeout, whole seconds; default 10)")
     parser.add_argument("--dry-run", action="store_true", help="print each rank's command and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the training command")
     return parser
@@ -292,9 +294,11 @@ def spawn_plan(args, env: Dict[str, str], nproc: int) -> Plan:
     addr = addr or "127.0.0.1"
     port = port or free_port(addr)
     ranks = [(node_rank * nproc + local, local) for local in range(nproc)]  # torchrun's numbering
-    env = {"MASTER_ADDR": addr, "MASTER_PORT": str(port), "WORLD_SIZE": str(nnodes * nproc),
-           "LOCAL_WORLD_SIZE": str(nproc), "GROUP_RANK": str(node_rank)}
-    return Plan(nnodes * nproc, ranks, f"tcp://{addr}:{port}", "spawn", env)
+    # torchrun's static rendezvous: its agent on node 0 holds the store at addr:port, and every rank
+    # joins it with env:// (a tcp:// address there would open a second server on that port)
+    options = ["--nnodes", str(nnodes), "--node-rank", str(node_rank), "--nproc-per-node", str(nproc),
+               "--master-addr", addr, "--master-port", str(port)]
+    return Plan(nnodes * nproc, ranks, "env://", "spawn", options)
 
 
 def free_port(addr: str) -> int:
@@ -314,56 +318,7 @@ def cuda_count() -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# processes
-
-
-def _die_with_parent():  # runs in the child before exec (Linux): SIGTERM when the launcher dies
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-class Rank:
-    def __init__(self, rank: int, argv: List[str], env: Dict[str, str], log_dir: Optional[str]):
-        self.rank = rank
-        self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-        self.tail = deque(maxlen=TAIL_LINES)
-        self.log = open(os.path.join(log_dir, f"rank{rank}.log"), "ab") if log_dir else None
-        self.lock = threading.Lock()
-        self.threads = []
-
-    def pump(self):
-        """Copy the child's stdout/stderr lines to ours, prefixed with its rank."""
-        for stream, out, keep in ((self.proc.stdout, sys.stdout, False), (self.proc.stderr, sys.stderr, True)):
-            t = threading.Thread(target=self._copy, args=(stream, out, keep), daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def _copy(self, stream, out, keep):
-        prefix = f"[rank {self.rank}] ".encode()
-        for line in iter(stream.readline, b""):
-            if keep:
-                self.tail.append(line.decode(errors="replace").rstrip("\n"))
-            with self.lock:
-                if self.log:
-                    self.log.write(line)
-                    self.log.flush()
-            try:
-                if hasattr(out, "buffer"):
-                    out.buffer.write(prefix + line)
-                else:  # a text-only stream (e.g. replaced by a caller)
-                    out.write((prefix + line).decode(errors="replace"))
-                out.flush()
-            except (BrokenPipeError, ValueError):  # our reader left; keep draining the child
-                pass
-
-    def finish(self):
-        for t in self.threads:
-            t.join(timeout=5)
-        if self.log:
-            self.log.close()
+# processes: torchrun starts and supervises them; each rank execs its command
 
 
 def exit_status(returncode: int) -> int:
@@ -382,71 +337,75 @@ def rank_command(command: List[str], plan: Plan, rank: int, local: int, device: 
                                     plan.init_method, device)
 
 
-def run_ranks(plan: Plan, command: List[str], device: str, gpus: int, grace: float, log_dir: Optional[str]) -> int:
-    """Start this machine's ranks, stream their output, stop them all on the first failure or a
-    stop signal; the exit status is the failing rank's (0 when all succeed)."""
+def with_device(command: List[str], device: str) -> List[str]:
+    """The command handed to torchrun's ranks: on CPU with ``--cpu`` (``common.cpu=true``), so that
+    every rank runs on the device chosen here without counting GPUs again."""
+    if device != "cpu" or wants_cpu(command):
+        return command
+    return command + (["common.cpu=true"] if is_hydra(command) else ["--cpu"])
+
+
+def torchrun_arguments(plan: Plan, command: List[str], grace: float, log_dir: Optional[str]) -> List[str]:
+    """torchrun's command line (``torch.distributed.run``) for this machine's ranks: each one runs
+    this file under torchrun's variables, i.e. becomes its rank (``-P``: this file's folder, the
+    package's, must not shadow top-level modules)."""
+    options = plan.torchrun + ["--shutdown-timeout", str(math.ceil(grace)), "--signals-to-handle", FORWARDED_SIGNALS]
     if log_dir:
-        os.makedirs(log_dir, exist_ok=True)
-    base_env = dict(os.environ, **plan.env)
-    if "OMP_NUM_THREADS" not in base_env:  # N processes share the cores (torch would use them all)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        base_env["OMP_NUM_THREADS"] = str(max(1, cores // len(plan.ranks)))
-    state = {"signal": None, "failed": None, "since": None}
-    ranks: List[Rank] = []
+        options += ["--log-dir", log_dir, "--tee", "3"]
+    return options + ["--no-python", sys.executable, "-P", os.path.abspath(__file__), "--", *command]
 
-    def forward(signum, _frame):
-        if signum in STOPPING_SIGNALS and state["signal"] is None and state["failed"] is None:
-            state["signal"], state["since"] = signum, time.monotonic()
-        for r in ranks:
-            if r.proc.poll() is None:
-                r.proc.send_signal(signum)
 
-    previous = {s: signal.signal(s, forward) for s in FORWARDED_SIGNALS}
+def run_torchrun(arguments: List[str]) -> int:
+    """Run torchrun's entry point in this process (what ``python -m torch.distributed.run
+    ARGUMENTS`` runs), for its exceptions: torchrun exits with 1 for a failed rank and for a stop
+    signal alike (measured, torch 2.13), where this returns the shell status of the first failing
+    rank (torchrun's ``ChildFailedError.get_first_failure``; killed by signal N: 128 + N), or
+    128 + N when this process was stopped by signal N (torchrun's ``SignalException``)."""
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
     try:
-        for rank, local in plan.ranks:  # all started before any thread: preexec_fn and threads do not mix
-            env = dict(base_env, RANK=str(rank), LOCAL_RANK=str(local))
-            ranks.append(Rank(rank, rank_command(command, plan, rank, local, device, gpus), env, log_dir))
-        for r in ranks:
-            r.pump()
-        while True:
-            codes = [r.proc.poll() for r in ranks]
-            if state["failed"] is None and state["signal"] is None:
-                state["failed"] = next((r for r, c in zip(ranks, codes) if c not in (None, 0)), None)
-                if state["failed"] is not None:
-                    state["since"] = time.monotonic()
-                    for r in ranks:
-                        if r.proc.poll() is None:
-                            r.proc.terminate()
-            if all(c is not None for c in codes):
-                break
-            if state["since"] is not None and time.monotonic() - state["since"] > grace:
-                for r in ranks:
-                    if r.proc.poll() is None:
-                        r.proc.kill()
-            time.sleep(0.05)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for r in ranks:
-            if r.proc.poll() is None:
-                r.proc.kill()
-                r.proc.wait()
-            r.finish()
-    failed = state["failed"]
-    if failed is not None:
-        status = exit_status(failed.proc.returncode)
-        lines = "".join(f"  {line}\n" for line in failed.tail)
-        sys.stderr.write(f"unilmv2-launch: rank {failed.rank} failed with exit status {status}; the other ranks "
-                         f"were stopped. Last lines of its stderr:\n{lines}")
+        torchrun.main(arguments)
+    except ChildFailedError as error:
+        rank, failure = error.get_first_failure()
+        status = exit_status(failure.exitcode)
+        sys.stderr.write(f"{error}\nunilmv2-launch: rank {rank} failed with exit status {status}; "
+                         f"torchrun stopped the other ranks\n")
         return status
-    if state["signal"] is not None:
-        sys.stderr.write(f"unilmv2-launch: stopped by {signal.Signals(state['signal']).name}\n")
-        return 128 + state["signal"]
+    except SignalException as error:
+        sys.stderr.write(f"unilmv2-launch: stopped by {signal.Signals(error.sigval).name}\n")
+        return 128 + error.sigval
     return 0
 
 
+def threads_per_rank(nproc: int) -> str:
+    """OMP_NUM_THREADS for ``nproc`` processes sharing this machine's cores (torchrun's default is
+    1, torch's own all the cores in every process)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return str(max(1, cores // nproc))
+
+
+def become_rank(argv: List[str]) -> int:
+    """Replace this process by the rank's command (signals and exit status go straight through)."""
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        # torchrun starts each rank in a session of its own: a SIGKILL of torchrun's agent would
+        # leave the ranks running, so ask Linux for a SIGTERM when the agent dies (kept by exec)
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    sys.stdout.flush()
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as error:
+        sys.stderr.write(f"unilmv2-launch: error: cannot run {argv[0]}: {error}\n")
+        return 127
+
+
 def main(argv=None) -> int:
-    """Parse, plan, then run the ranks (spawn) or become the one rank (torchrun/srun)."""
+    """Parse, plan, then run this machine's ranks through torchrun (spawn) or become the one rank
+    (torchrun/srun)."""
     args = build_parser().parse_args(argv)
     command = list(args.command)
     if command[:1] == ["--"]:
@@ -476,21 +435,23 @@ def main(argv=None) -> int:
     except LaunchError as error:
         sys.stderr.write(f"unilmv2-launch: error: {error}\n")
         return 2
+    if plan.source != "spawn":
+        # torchrun/srun started this process as one rank
+        argv = rank_command(command, plan, *plan.ranks[0], device, gpus)
+        if args.dry_run:
+            sys.stdout.write(f"rank {plan.ranks[0][0]}: {shlex.join(argv)}\n")
+            return 0
+        return become_rank(argv)
+    command = with_device(command, device)
+    arguments = torchrun_arguments(plan, command, args.grace_period, args.log_dir)
     if args.dry_run:
+        sys.stdout.write(f"torchrun: {shlex.join([sys.executable, '-m', 'torch.distributed.run', *arguments])}\n")
         for rank, local in plan.ranks:
             sys.stdout.write(f"rank {rank}: {shlex.join(rank_command(command, plan, rank, local, device, gpus))}\n")
         return 0
-    if plan.source != "spawn":
-        # torchrun/srun started this process as one rank: become it (signals and status go straight through)
-        rank, local = plan.ranks[0]
-        argv = rank_command(command, plan, rank, local, device, gpus)
-        sys.stdout.flush()
-        try:
-            os.execvp(argv[0], argv)
-        except OSError as error:
-            sys.stderr.write(f"unilmv2-launch: error: cannot run {argv[0]}: {error}\n")
-            return 127
-    return run_ranks(plan, command, device, gpus, args.grace_period, args.log_dir)
+    if "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = threads_per_rank(len(plan.ranks))
+    return run_torchrun(arguments)
 
 
 def nproc_per_node(value: Optional[str], device: str, gpus: int) -> int:
@@ -507,3 +468,7 @@ def nproc_per_node(value: Optional[str], device: str, gpus: int) -> int:
         raise LaunchError(f"--nproc-per-node {n} but torch sees {gpus} GPUs: one process a GPU "
                           f"(or add --cpu to the command for CPU processes)")
     return n
+
+
+if __name__ == "__main__":  # each rank of the torchrun this launcher runs (torchrun_arguments)
+    sys.exit(main())

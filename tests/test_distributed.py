@@ -10,6 +10,7 @@ import atexit
 import json
 import logging
 import os
+import re
 import select
 import signal
 import subprocess
@@ -169,10 +170,11 @@ class TrainServer:
 
 
 def rank_argvs(args, world_size=2):
-    """The argv of every rank, with the flags ``unilmv2-launch --nproc-per-node N`` gives them."""
-    plan = launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
-                             {}, world_size)
-    return [launch.rank_command(["fairseq-train", *args], plan, rank, local, "cpu", 0) for rank, local in plan.ranks]
+    """The argv of every rank, with the flags ``unilmv2-launch`` gives srun's tasks on one machine
+    (a tcp:// rendezvous: the forked ranks have no torchrun store to join)."""
+    init = f"tcp://127.0.0.1:{launch.free_port('127.0.0.1')}"
+    command = ["fairseq-train", *args]
+    return [command + launch.rank_arguments(command, rank, rank, world_size, init, "cpu") for rank in range(world_size)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -264,15 +266,17 @@ def test_spawn_plan_numbers_ranks_node_major_and_refuses_a_half_given_multi_node
     plan = launch.spawn_plan(args, {}, 4)
     assert plan.world_size == 8
     assert plan.ranks == [(4, 0), (5, 1), (6, 2), (7, 3)]  # node 1 holds ranks 4..7
-    assert plan.init_method == "tcp://node0:29500"
+    assert plan.init_method == "env://"  # torchrun's store
+    assert plan.torchrun == ["--nnodes", "2", "--node-rank", "1", "--nproc-per-node", "4",
+                             "--master-addr", "node0", "--master-port", "29500"]
     with pytest.raises(launch.LaunchError, match="--master-addr"):
         launch.spawn_plan(argparse.Namespace(nnodes=2, node_rank=0, master_addr=None, master_port=None), {}, 4)
     with pytest.raises(launch.LaunchError, match="--node-rank 2 is not in 0..1"):
         launch.spawn_plan(argparse.Namespace(nnodes=2, node_rank=2, master_addr="a", master_port=1), {}, 4)
     single = launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
                                {}, 2)
-    assert single.ranks == [(0, 0), (1, 1)] and single.init_method.startswith("tcp://127.0.0.1:")
-    assert int(single.init_method.rsplit(":", 1)[1]) > 0  # a free port was picked
+    assert single.ranks == [(0, 0), (1, 1)] and single.torchrun[-3:-1] == ["127.0.0.1", "--master-port"]
+    assert int(single.torchrun[-1]) > 0  # a free port was picked
 
 
 def test_rank_arguments_on_cpu_gpu_and_for_hydra():
@@ -340,7 +344,9 @@ def test_torchrun_and_srun_variables_make_this_process_one_rank():
     per_node = dict(srun, SLURM_NTASKS="2", SLURM_PROCID="1")
     plan = launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
                              per_node, 8)
-    assert plan.world_size == 16 and plan.ranks[0] == (8, 0) and plan.init_method == f"tcp://gpu07:{port}"
+    assert plan.world_size == 16 and plan.ranks[0] == (8, 0)
+    assert plan.torchrun == ["--nnodes", "2", "--node-rank", "1", "--nproc-per-node", "8",
+                             "--master-addr", "gpu07", "--master-port", str(port)]
     with pytest.raises(launch.LaunchError, match="--ntasks-per-node 1"):
         launch.spawn_plan(argparse.Namespace(nnodes=None, node_rank=None, master_addr=None, master_port=None),
                           srun, 8)
@@ -359,37 +365,133 @@ def test_first_host_of_a_slurm_node_list(nodelist, first):
 
 
 LAUNCH = str(Path(sys.executable).parent / "unilmv2-launch")
-# A stand-in rank: prints its variables; rank 1 fails after a moment, rank 0 would run 60 s.
-FAKE_RANK = ("import os, sys, time; r = int(os.environ['RANK']); "
-             "print('rank', r, 'of', os.environ['WORLD_SIZE'], 'args', ' '.join(sys.argv[1:4]), flush=True); "
-             "time.sleep(0.5) if r else None; "
-             "sys.exit(print('rank one broke', file=sys.stderr) or 3) if r else time.sleep(60)")
+# A stand-in rank (python -c FAKE_RANK MODE --cpu ...): writes its pid, prints its variables; on
+# SIGTERM it writes sigterm<R> and exits 143; rank 1 fails after a moment (MODE exit: status 3,
+# kill: SIGKILL), writing the time; rank 0 (and rank 1 in MODE wait) would run 60 s.
+FAKE_RANK = """
+import os, signal, sys, time
+r = int(os.environ['RANK'])
+signal.signal(signal.SIGTERM, lambda *_: (open(f'sigterm{r}', 'w').close(), sys.exit(143)))
+open(f'pid{r}', 'w').write(str(os.getpid()))
+print('rank', r, 'of', os.environ['WORLD_SIZE'], 'args', ' '.join(sys.argv[2:5]), flush=True)
+if r == 1 and sys.argv[1] != 'wait':
+    time.sleep(0.5)
+    open('failed_at', 'w').write(repr(time.time()))
+    if sys.argv[1] == 'kill':
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.exit(print('rank one broke', file=sys.stderr) or 3)
+time.sleep(60)
+"""
+PROMPT = 5  # seconds: torchrun polls its ranks every 0.1 s and stops the others with SIGTERM
 
 
-def test_launcher_stops_every_rank_when_one_fails_and_exits_with_its_status(tmp_path):
-    start = time.monotonic()
-    proc = subprocess.run([LAUNCH, "--nproc-per-node", "2", "--log-dir", str(tmp_path), "--",
-                           sys.executable, "-c", FAKE_RANK, "--cpu"],
+def fake_ranks(mode, *options):
+    return [LAUNCH, "--nproc-per-node", "2", *options, "--", sys.executable, "-c", FAKE_RANK, mode, "--cpu"]
+
+
+def running(pid):
+    """Whether ``pid`` runs (a zombie has ended: nothing reaps orphans in some containers)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+def wait_for_ranks(cwd, proc, n=2, timeout=60):
+    """The pids of the fake ranks, once each has written its pid (its SIGTERM handler is set)."""
+    deadline = time.monotonic() + timeout
+    paths = [cwd / f"pid{r}" for r in range(n)]
+    while not all(path.exists() and path.read_text() for path in paths):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.poll()
+        time.sleep(0.05)
+    return [int(path.read_text()) for path in paths]
+
+
+def test_a_failing_rank_stops_the_others_and_the_launcher_exits_with_its_status(tmp_path):
+    """torchrun stops the other ranks with SIGTERM as soon as one fails; the launcher exits with the
+    failing rank's status (torchrun itself: 1), after torchrun's report naming it."""
+    proc = subprocess.run(fake_ranks("exit", "--log-dir", str(tmp_path / "logs")), cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
-    assert time.monotonic() - start < 20  # rank 0 was stopped, not waited for (60 s)
+    ended = time.time()
     assert proc.returncode == 3, proc.stderr
-    assert "[rank 0] rank 0 of 2 args --cpu --distributed-world-size 2" in proc.stdout
-    assert "[rank 1] rank one broke" in proc.stderr
-    assert "unilmv2-launch: rank 1 failed with exit status 3; the other ranks were stopped" in proc.stderr
-    assert proc.stderr.rstrip().endswith("rank one broke")  # its stderr repeated at the end
-    assert (tmp_path / "rank1.log").read_text().splitlines()[-1] == "rank one broke"
+    assert ended - float((tmp_path / "failed_at").read_text()) < PROMPT  # rank 0 was stopped, not waited for
+    assert (tmp_path / "sigterm0").exists()  # terminated, so it could clean up (not SIGKILL)
+    assert not running(int((tmp_path / "pid0").read_text()))
+    assert "rank 0 of 2 args --cpu --distributed-world-size 2" in proc.stdout
+    assert "rank one broke" in proc.stderr
+    assert re.search(r"Root Cause .*\n.*\n.*\n.*\n\s*rank\s*: 1 \(local_rank: 1\)\n\s*exitcode\s*: 3 ", proc.stderr)
+    assert proc.stderr.endswith("unilmv2-launch: rank 1 failed with exit status 3; torchrun stopped the other ranks\n")
+    # --log-dir: torchrun --tee 3 keeps each rank's streams under DIR/<run id>/attempt_0/<local rank>/
+    (stderr,) = (tmp_path / "logs").glob("*/attempt_0/1/stderr.log")
+    assert stderr.read_text().splitlines()[-1] == "rank one broke"
+    (stdout,) = (tmp_path / "logs").glob("*/attempt_0/0/stdout.log")
+    assert stdout.read_text().startswith("rank 0 of 2")
 
 
-def test_launcher_passes_sigterm_on_and_exits_143(tmp_path):
-    proc = subprocess.Popen([LAUNCH, "--nproc-per-node", "2", "--", sys.executable, "-c",
-                             "import time, os; print('up', flush=True); time.sleep(60)", "--cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().endswith("up\n") and proc.stdout.readline().endswith("up\n")
+def test_a_rank_killed_by_a_signal_gives_128_plus_the_signal(tmp_path):
+    """A rank's SIGKILL (the OOM killer's) makes the launcher exit 137, the shell's status for it."""
+    proc = subprocess.run(fake_ranks("kill"), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    ended = time.time()
+    assert proc.returncode == 128 + signal.SIGKILL, proc.stderr
+    assert ended - float((tmp_path / "failed_at").read_text()) < PROMPT
+    assert (tmp_path / "sigterm0").exists() and not running(int((tmp_path / "pid0").read_text()))
+    assert "exit status 137; torchrun stopped the other ranks" in proc.stderr
+    assert re.search(r"exitcode\s*: -9 .*\(SIGKILL\)", proc.stderr)
+
+
+def test_sigterm_to_the_launcher_reaches_every_rank_and_exits_143(tmp_path):
+    proc = subprocess.Popen(fake_ranks("wait"), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    pids = wait_for_ranks(tmp_path, proc)
     start = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
-    assert time.monotonic() - start < 5  # both ranks ended on the forwarded SIGTERM
-    assert "stopped by SIGTERM" in proc.stderr.read()
+    assert time.monotonic() - start < PROMPT
+    assert all((tmp_path / f"sigterm{r}").exists() for r in range(2)) and not any(map(running, pids))
+    assert proc.stderr.read().endswith("unilmv2-launch: stopped by SIGTERM\n")
+
+
+def test_ranks_end_when_the_launcher_is_killed(tmp_path):
+    """torchrun starts each rank in a session of its own and cannot pass on its own SIGKILL: the
+    rank asked Linux for a SIGTERM when its parent dies."""
+    proc = subprocess.Popen(fake_ranks("wait"), cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    pids = wait_for_ranks(tmp_path, proc)
+    proc.kill()
+    proc.wait()
+    deadline = time.monotonic() + PROMPT
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        assert not any(map(running, pids)), "ranks outlived the killed launcher"
+    finally:
+        for pid in filter(running, pids):
+            os.kill(pid, signal.SIGKILL)
+    assert all((tmp_path / f"sigterm{r}").exists() for r in range(2))
+
+
+def test_dry_run_prints_torchrun_and_each_rank_command():
+    proc = subprocess.run([LAUNCH, "--nproc-per-node", "2", "--master-port", "29512", "--grace-period", "2.5",
+                           "--dry-run", "--", "fairseq-train", "bin"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    torchrun, rank0, rank1 = proc.stdout.splitlines()
+    assert torchrun == (
+        f"torchrun: {sys.executable} -m torch.distributed.run --nnodes 1 --node-rank 0 --nproc-per-node 2 "
+        f"--master-addr 127.0.0.1 --master-port 29512 --shutdown-timeout 3 "
+        f"--signals-to-handle SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1,SIGUSR2 --no-python {sys.executable} -P "
+        f"{Path(launch.__file__).resolve()} -- fairseq-train bin --cpu")  # no GPU here: --cpu for every rank
+    assert rank1 == ("rank 1: fairseq-train bin --cpu --distributed-world-size 2 --distributed-rank 1 "
+                     "--distributed-init-method env:// --distributed-no-spawn --device-id 1 "
+                     "--distributed-backend gloo --ddp-backend legacy_ddp")
+    assert rank0.startswith("rank 0: ")
+
+
+def test_launcher_help_imports_neither_fairseq_nor_torch():
+    code = ("import sys, unilmv2_cli; status = unilmv2_cli.launch(['--help']); "
+            "print(status, sorted({m.split('.')[0] for m in sys.modules} & {'fairseq', 'fairseq_unilmv2', 'torch'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines()[-1] == "0 []", proc.stdout + proc.stderr
+    assert "--nproc-per-node" in proc.stdout
 
 
 def test_launcher_usage_errors_are_one_line_and_status_2():
@@ -411,7 +513,7 @@ def test_launcher_two_cpu_processes_equal_update_freq_two(ws):
     save = ws.save_dir("launch")
     out = check_cli(["unilmv2-launch", "--nproc-per-node", "2", "--", "fairseq-train",
                      *train_args("pmlm", "pmlm", "--save-dir", str(save))], cwd=ws.root)
-    assert "[rank 0]" in out and "[rank 1] " in out and "training on 2 devices" in out
+    assert "training on 2 devices" in out
     assert_same_updates(rows_by_update(out), reference, range(1, 11))
     assert_same_parameters(save, ref_save)
 

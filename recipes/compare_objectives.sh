@@ -1,45 +1,97 @@
 #!/usr/bin/env bash
-# PMLM, MLM, MPNet and MAE-LM under one setting: the same bundled real corpus, architecture,
-# optimiser, number of updates and seed; then each checkpoint fine-tuned the same way on aclsum
-# summarisation (plus a run from random initialisation as the floor). Writes WORKDIR/results.md
-# (markdown table) and WORKDIR/loss_curves.png, and prints the table.
-#   bash recipes/compare_objectives.sh [WORKDIR]          (default runs/compare; about an hour on 2 cores)
-# Environment: UPDATES (pre-training, 450), FT_UPDATES (fine-tuning, 500), SEED (1),
-#   OBJECTIVES ("pmlm mlm mpnet maelm"), MAE_DECODER_LAYERS (1; see below).
+# PMLM, MLM, MPNet and MAE-LM at equal compute: the same corpus, architecture, optimiser, number of
+# updates and seeds; each checkpoint then (a) fine-tuned on aclsum summarisation (abstract ->
+# summary, recipes/aclsum_downstream.sh: best valid loss, ROUGE of the best-valid checkpoint, source
+# ablation) and (b) fine-tuned on an NLU task with fairseq's stock --task sentence_prediction
+# (aclsum sentence aspects, recipes/nlu_demo.sh: test accuracy), beside the same fine-tuning from
+# random weights. Writes WORKDIR/results.md (mean +- sd over seeds, ranking, and whether the spread
+# exceeds the differences) and WORKDIR/loss_curves.png, and prints the table.
+#
+#   bash recipes/compare_objectives.sh --cpu [WORKDIR]   unilmv2_tiny on the demo's data and budget
+#   bash recipes/compare_objectives.sh --gpu [WORKDIR]   unilmv2_base settings for one GPU
+#
+# --cpu: the demo's pre-training (recipes/demo.sh: 3k SentencePiece, 384-token blocks, 8 a batch,
+#   lr 2e-3) for PT_UPDATES (400) updates, fine-tuning FT_UPDATES (150) and NLU_UPDATES (150).
+#   One (objective, seed) costs about one demo (~13 CPU-minutes, see README), so the default
+#   4 objectives x SEEDS="1 2 3" plus 3 random-init controls is about 3 hours on 2 cores; SEEDS=1
+#   OBJECTIVES="pmlm mlm" is a ~30-minute look.
+# --gpu: unilmv2_base (12 layers, 768 wide), 512-token blocks, batch 256 x 512 (--max-tokens 16384
+#   --update-freq 16 on one GPU), Adam (0.9, 0.98), lr 6e-4, warm-up 10k, weight decay 0.01, fp16
+#   (UniLMv2's base recipe, §4.1, at 1/30 of its batch), PT_UPDATES 125000 (BERT-base ablation scale);
+#   needs PRETRAIN_BIN (a data-bin from recipes/prepare_pretraining.sh) and SPM_MODEL (its
+#   SentencePiece model; aclsum is encoded with it). Days on one GPU per objective.
+# Environment (both): OBJECTIVES ("pmlm mlm mpnet maelm"), SEEDS ("1 2 3"), PT_UPDATES, FT_UPDATES,
+#   NLU_UPDATES, MAE_DECODER_LAYERS (tiny 1, base 4: MAE-LM's decoder/encoder ratio), NLU=0 skips NLU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-W=${1:-runs/compare}
-UPDATES=${UPDATES:-450} SEED=${SEED:-1}
-OBJECTIVES=${OBJECTIVES:-pmlm mlm mpnet maelm}
-# MAE-LM's decoder is 4 layers under a 12-layer encoder; under unilmv2_tiny's 2 layers we keep
-# about that ratio (1 layer) so the encoder, the part that is fine-tuned, still does the work.
-MAE_DECODER_LAYERS=${MAE_DECODER_LAYERS:-1}
+usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+case ${1:-} in --cpu|--gpu) MODE=${1#--} ;; *) usage ;; esac
+W=${2:-runs/compare}
+OBJECTIVES=${OBJECTIVES:-pmlm mlm mpnet maelm} SEEDS=${SEEDS:-1 2 3} NLU=${NLU:-1}
 USER_DIR=$PWD/fairseq_unilmv2
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} PYTHONWARNINGS=ignore
 log() { echo "[compare $(date +%H:%M:%S)] $*" >&2; }
+if [ "$MODE" = cpu ]; then
+  PT_UPDATES=${PT_UPDATES:-400} FT_UPDATES=${FT_UPDATES:-150} NLU_UPDATES=${NLU_UPDATES:-150}
+  MAE_DECODER_LAYERS=${MAE_DECODER_LAYERS:-1}
+  ARCH=unilmv2_tiny
+  PT=(--tokens-per-sample 384 --batch-size 8 --required-batch-size-multiple 1 --lr 2e-3 --warmup-updates 60
+      --validate-interval-updates 100 --save-interval-updates 100 --log-interval 5)
+else
+  : "${PRETRAIN_BIN:?--gpu needs PRETRAIN_BIN (a data-bin from recipes/prepare_pretraining.sh)}"
+  : "${SPM_MODEL:?--gpu needs SPM_MODEL (the SentencePiece model of PRETRAIN_BIN)}"
+  PT_UPDATES=${PT_UPDATES:-125000} FT_UPDATES=${FT_UPDATES:-1000} NLU_UPDATES=${NLU_UPDATES:-1000}
+  MAE_DECODER_LAYERS=${MAE_DECODER_LAYERS:-4}
+  ARCH=unilmv2_base
+  PT=(--tokens-per-sample 512 --max-tokens 16384 --update-freq 16 --lr 6e-4 --warmup-updates 10000 --fp16
+      --validate-interval-updates 5000 --save-interval-updates 5000 --log-interval 100)
+fi
 rm -rf "$W" && mkdir -p "$W"
+log "$MODE: objectives $OBJECTIVES, seeds $SEEDS, $ARCH, $PT_UPDATES pre-training updates each"
+if [ "$MODE" = cpu ]; then
+  bash recipes/prepare_demo_data.sh "$W/data"; PRETRAIN_BIN=$W/data/bin-pretrain
+else
+  SPM_MODEL=$SPM_MODEL bash recipes/prepare_demo_data.sh "$W/data"
+fi
+[ "$NLU" = 0 ] || { log "NLU data: aclsum sentence aspects"; python -m fairseq_unilmv2.glue aclsum "$W/nlu/aclsum" > "$W/nlu.data.log" 2>&1; }
 
-log "data: aclsum + Lee corpus (bundled with registry packages)"
-bash recipes/prepare_demo_data.sh "$W/data"
+nlu() {  # nlu NAME CHECKPOINT|random SEED
+  [ "$NLU" = 0 ] && return 0
+  local d=$W/nlu/start-$1
+  if [ "$2" != random ]; then
+    mkdir -p "$d"; ln -sf "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")" "$d/model.pt"
+    cp "$W/data/spm.dict.txt" "$d/dict.txt"; cp "$W/data/spm.model" "$d/spm.model"; echo "--arch $ARCH" > "$d/train_flags.txt"
+    start=$d
+  else
+    start=random
+  fi
+  log "$1: NLU (aclsum aspects), $NLU_UPDATES updates"
+  UPDATES=$NLU_UPDATES SEED=$3 bash recipes/nlu_demo.sh "$W/nlu/run-$1" "$start" > "$W/nlu/$1.json" 2> "$W/nlu/$1.log" \
+      || { tail -n 20 "$W/nlu/$1.log" >&2; exit 1; }
+}
 
-for obj in $OBJECTIVES; do
-    extra=()
-    [ "$obj" = maelm ] && extra=(--mae-decoder-layers "$MAE_DECODER_LAYERS")
-    log "$obj: pre-training, $UPDATES updates"
-    mkdir -p "$W/$obj"
+for seed in $SEEDS; do
+  for obj in $OBJECTIVES; do
+    extra=(); [ "$obj" = maelm ] && extra=(--mae-decoder-layers "$MAE_DECODER_LAYERS")
+    R=$W/$obj/seed$seed; mkdir -p "$R"
+    log "$obj seed $seed: pre-training, $PT_UPDATES updates"
     start=$(date +%s.%N)  # wall time of the whole fairseq-train run, start-up and validation included
-    fairseq-train "$W/data/bin-pretrain" --user-dir "$USER_DIR" --task pmlm --criterion pmlm --objective "$obj" \
-        "${extra[@]}" --arch unilmv2_tiny --tokens-per-sample 128 --batch-size 32 \
-        --optimizer adam --adam-betas '(0.9,0.98)' --weight-decay 0.01 --lr 1e-3 --lr-scheduler polynomial_decay \
-        --warmup-updates 100 --total-num-update "$UPDATES" --max-update "$UPDATES" --clip-norm 1.0 \
-        --save-dir "$W/$obj/ck" --no-epoch-checkpoints --seed "$SEED" --num-workers 0 \
-        --validate-interval 5 --save-interval 5 --log-format json --log-interval 10 > "$W/$obj/pretrain.log" 2>&1 \
-        || { tail -n 30 "$W/$obj/pretrain.log" >&2; exit 1; }
-    echo "$start $(date +%s.%N)" > "$W/$obj/pretrain.time"
-    log "$obj: fine-tuning on aclsum, beam search, ROUGE"
-    bash recipes/aclsum_downstream.sh "$W/data" "$W/$obj/ck/checkpoint_last.pt" "$W/$obj/aclsum" --seed "$SEED" > /dev/null
+    fairseq-train "$PRETRAIN_BIN" --user-dir "$USER_DIR" --task pmlm --criterion pmlm --objective "$obj" \
+        "${extra[@]}" --arch "$ARCH" "${PT[@]}" --optimizer adam --adam-betas '(0.9,0.98)' --weight-decay 0.01 \
+        --lr-scheduler polynomial_decay --total-num-update "$PT_UPDATES" --max-update "$PT_UPDATES" --clip-norm 1.0 \
+        --save-dir "$R/ck" --no-epoch-checkpoints --keep-interval-updates 1 --seed "$seed" --num-workers 0 \
+        --log-format json 2>&1 | python recipes/demo_progress.py train "$obj seed $seed: pre-training" "$PT_UPDATES" \
+        --log "$R/pretrain.log" > /dev/null || { tail -n 30 "$R/pretrain.log" >&2; exit 1; }
+    echo "$start $(date +%s.%N)" > "$R/pretrain.time"
+    STAGE="$obj seed $seed: fine-tuning" FT_UPDATES=$FT_UPDATES bash recipes/aclsum_downstream.sh "$W/data" \
+        "$R/ck/checkpoint_last.pt" "$R/aclsum" --seed "$seed" --arch "$ARCH" > /dev/null
+    nlu "$obj-seed$seed" "$R/ck/checkpoint_last.pt" "$seed"
+  done
+  log "random init seed $seed: the same fine-tuning"
+  STAGE="random init seed $seed: fine-tuning" FT_UPDATES=$FT_UPDATES bash recipes/aclsum_downstream.sh "$W/data" none \
+      "$W/none/seed$seed/aclsum" --seed "$seed" --arch "$ARCH" > /dev/null
+  nlu "none-seed$seed" random "$seed"
 done
-log "no pre-training: fine-tuning from random initialisation"
-bash recipes/aclsum_downstream.sh "$W/data" none "$W/none/aclsum" --seed "$SEED" > /dev/null
 
-python recipes/compare_objectives.py "$W" $OBJECTIVES
+# shellcheck disable=SC2086
+python recipes/compare_objectives.py "$W" --seeds $SEEDS -- $OBJECTIVES

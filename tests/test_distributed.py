@@ -366,12 +366,13 @@ def test_first_host_of_a_slurm_node_list(nodelist, first):
 
 LAUNCH = str(Path(sys.executable).parent / "unilmv2-launch")
 # A stand-in rank (python -c FAKE_RANK MODE --cpu ...): writes its pid, prints its variables; on
-# SIGTERM it writes sigterm<R> and exits 143; rank 1 fails after a moment (MODE exit: status 3,
+# SIGTERM it cleans up for 0.3 s (a SIGKILL then would find no sigterm<R>), writes sigterm<R> and
+# exits 143; rank 1 fails after a moment (MODE exit: status 3,
 # kill: SIGKILL), writing the time; rank 0 (and rank 1 in MODE wait) would run 60 s.
 FAKE_RANK = """
 import os, signal, sys, time
 r = int(os.environ['RANK'])
-signal.signal(signal.SIGTERM, lambda *_: (open(f'sigterm{r}', 'w').close(), sys.exit(143)))
+signal.signal(signal.SIGTERM, lambda *_: (time.sleep(0.3), open(f'sigterm{r}', 'w').close(), sys.exit(143)))
 open(f'pid{r}', 'w').write(str(os.getpid()))
 print('rank', r, 'of', os.environ['WORLD_SIZE'], 'args', ' '.join(sys.argv[2:5]), flush=True)
 if r == 1 and sys.argv[1] != 'wait':

@@ -23,7 +23,7 @@
 # Hypotheses are capped at TGT tokens as s2s-ft's --max_tgt_length caps them: fairseq's search
 # ends at --max-len-b tokens including </s>, so it gets TGT + 1 (docs/s2s-ft.md).
 # Batch 64 = --batch-size 8 x --update-freq (8 / number of GPUs); set UPDATE_FREQ to change it.
-# DRY_RUN=1 prints the fairseq commands instead of running them (after the input checks).
+# DRY_RUN=1 prints the commands instead of running them (after the input checks), writing nothing.
 set -euo pipefail
 [ $# -ge 3 ] || { sed -n '2,26p' "$0"; exit 2; }
 # paths as the caller gave them, before changing to the repository root
@@ -53,12 +53,16 @@ NGPU=$(python -c 'import torch; print(max(torch.cuda.device_count(), 1))')
 FP16=$(python -c 'import torch; print("--fp16" if torch.cuda.is_available() else "")')
 UPDATE_FREQ=${UPDATE_FREQ:-$(( (8 + NGPU - 1) / NGPU ))}
 USER_DIR=$PWD/fairseq_unilmv2
-mkdir -p "$W/text"
+[ -n "${DRY_RUN:-}" ] || mkdir -p "$W/text"
 
 for s in train valid test; do
   for l in src tgt; do
-    [ -n "${DRY_RUN:-}" ] || [ -s "$W/text/$s.$l" ] || { python preprocess/spm.py encode --model "$PRE/spm.model" \
-        < <(sed 's/ <q> / /g' "$DATA/$s.$l") > "$W/text/$s.$l.tmp" && mv "$W/text/$s.$l.tmp" "$W/text/$s.$l"; }
+    if [ -n "${DRY_RUN:-}" ]; then
+      echo "sed 's/ <q> / /g' $(printf '%q' "$DATA/$s.$l") | python preprocess/spm.py encode --model $(printf '%q' "$PRE/spm.model") > $(printf '%q' "$W/text/$s.$l")"
+    elif [ ! -s "$W/text/$s.$l" ]; then
+      python preprocess/spm.py encode --model "$PRE/spm.model" < <(sed 's/ <q> / /g' "$DATA/$s.$l") > "$W/text/$s.$l.tmp"
+      mv "$W/text/$s.$l.tmp" "$W/text/$s.$l"
+    fi
   done
 done
 [ -f "$W/bin/dict.src.txt" ] || run fairseq-preprocess -s src -t tgt --joined-dictionary --srcdict "$PRE/dict.txt" \
@@ -77,11 +81,12 @@ NGRAM_FLAG=(); [ "$NGRAM" -gt 0 ] && NGRAM_FLAG=(--no-repeat-ngram-size "$NGRAM"
 # s2s-ft's recipes let "." repeat (--forbid_ignore_word "."): the spellings this vocabulary has
 DOTS=$(awk '$1 == "." || $1 == "▁." {printf "%s%s", sep, $1; sep = " "}' "$W/bin/dict.src.txt" 2>/dev/null || echo "▁.")
 if [ "$NGRAM" -gt 0 ] && [ -n "$DOTS" ]; then NGRAM_FLAG+=(--no-repeat-ngram-ignore "$DOTS"); fi
+GEN_OUT=$W/generate.out; [ -z "${DRY_RUN:-}" ] || GEN_OUT=/dev/stdout
 # decoding: room for TGT tokens and the </s> fairseq's search ends every hypothesis with
 run fairseq-generate "$W/bin" "${S2S[@]:0:10}" --max-target-positions $((TGT + 1)) --path "$W/checkpoints/checkpoint_last.pt" --gen-subset test \
     --beam $BEAM --lenpen $LENPEN --length-penalty-formula gnmt --min-len $MINLEN --max-len-a 0 \
-    --max-len-b $((TGT + 1)) "${NGRAM_FLAG[@]}" --batch-size 32 --post-process sentencepiece > "$W/generate.out"
-[ -z "${DRY_RUN:-}" ] || { cat "$W/generate.out"; rm "$W/generate.out"; exit 0; }
+    --max-len-b $((TGT + 1)) "${NGRAM_FLAG[@]}" --batch-size 32 --post-process sentencepiece > "$GEN_OUT"
+[ -z "${DRY_RUN:-}" ] || exit 0
 grep "^D-" "$W/generate.out" | sort -t- -k2 -n | cut -f3- > "$W/test.hyp"
 if [ $METRIC = rouge ]; then  # the scorer splits sentences (pySBD) on both sides for ROUGE-Lsum
   sed 's/ <q> / /g' "$DATA/test.tgt" > "$W/test.ref"

@@ -100,3 +100,17 @@ def test_hub_interface(reversal):
     hub = UniLMSeq2SeqModel.from_pretrained(str(d / "ck_pseudo"), "checkpoint_best.pt", str(d / "bin"),
                                             max_source_positions=16, max_target_positions=16)
     assert hub.sample(["a b c d", "p o n"], beam=5) == ["d c b a", "n o p"]
+
+
+def test_validation_logs_the_context_gap(reversal):
+    """A model that reverses its source loses bits per target token when the source is noise."""
+    d = reversal
+    ckpt = _train(d, "pseudo")
+    out = check_cli(["fairseq-validate", "bin", *COMMON, "--path", ckpt, "--valid-subset", "valid",
+                     "--criterion", "unilm_seq2seq", "--batch-size", "16", "--cpu"], cwd=d)
+    row = next(line for line in out.splitlines() if "| valid on 'valid' subset" in line)
+    nll, gap = (float(row.split(f"| {key} ")[1].split()[0]) for key in ("nll_loss", "ctx_gap"))
+    assert gap > 2.0 > nll, row  # 16 letters: a source-blind guess costs >= 2 bits more
+    quiet = check_cli(["fairseq-validate", "bin", *COMMON, "--path", ckpt, "--valid-subset", "valid",
+                       "--criterion", "unilm_seq2seq", "--no-context-gap", "--batch-size", "16", "--cpu"], cwd=d)
+    assert "ctx_gap" not in quiet

@@ -2,6 +2,7 @@
 (pairs, regression) and sentence_ranking through fairseq-train, from random weights and from a
 --task pmlm checkpoint; the hub's predict; segments, head position and head upgrades as units."""
 import random
+import shutil
 
 import pytest
 import torch
@@ -95,7 +96,7 @@ def test_pair_classification_from_random_weights_trains_and_reloads(pairs):
         hub.predict("nope", torch.tensor([0, 5, 2]))
 
 
-def test_pair_classification_from_a_pmlm_checkpoint(pairs):
+def test_pair_classification_from_a_pmlm_checkpoint(pairs, monkeypatch):
     pre = [a if a != "bin" else "bin/input0" for a in PRETRAIN]
     pre[pre.index("--save-dir") + 1] = "ck-pre"
     check_cli([*pre, "--max-update", "5", "--tokens-per-sample", "64", "--max-positions", "64",
@@ -105,6 +106,13 @@ def test_pair_classification_from_a_pmlm_checkpoint(pairs):
     assert "--pair-segment auto: the second sentence of a pair is on segment 0" in log
     assert _valid_accuracy(log) >= 90, log[-2000:]
     assert str(_hub(pairs, "ck-from-pmlm").model.cfg.pair_segment) == "0"
+    # Loading a fine-tuned model runs none of fairseq-train's start checks: here its training
+    # --save-dir (relative to where it ran) now holds another task's checkpoint_last.pt
+    (pairs / "moved").mkdir()
+    shutil.copy(pairs / "ck-from-pmlm/checkpoint_last.pt", pairs / "moved/checkpoint_last.pt")
+    shutil.copy(pairs / "ck-pre/checkpoint_last.pt", pairs / "ck-from-pmlm/checkpoint_last.pt")
+    monkeypatch.chdir(pairs)
+    assert _hub_accuracy(_hub(pairs, "moved"), pairs) >= 85  # loads and predicts (majority: 51)
 
 
 def test_regression_target(pairs):
@@ -152,10 +160,17 @@ def test_sentence_ranking(tmp_path):
     (tmp_path / "bin/label").mkdir()
     for split in ("train", "valid"):
         (tmp_path / f"bin/label/{split}.label").write_text((tmp_path / f"{split}.label").read_text())
-    log = check_cli(["fairseq-train", "bin", *COMMON, "--task", "sentence_ranking", "--criterion", "sentence_ranking",
-                     "--num-classes", "2", "--init-token", "0", "--separator-token", "2", "--max-update", "120",
-                     "--save-dir", "ck"], cwd=tmp_path)
+    train = ["fairseq-train", "bin", *COMMON, "--task", "sentence_ranking", "--criterion", "sentence_ranking",
+             "--num-classes", "2", "--init-token", "0", "--separator-token", "2", "--save-dir", "ck"]
+    log = check_cli([*train, "--max-update", "120"], cwd=tmp_path)
     assert _valid_accuracy(log) >= 70, log[-2000:]  # chance: 50
+    # its checkpoints keep a legacy argparse task config: rerun, resume and reload read it
+    assert "nothing to do" in check_cli([*train, "--max-update", "120"], cwd=tmp_path)
+    assert "num_updates: 125" in check_cli([*train, "--max-update", "125"], cwd=tmp_path)
+    from fairseq_unilmv2.models.unilmv2 import UniLMv2Model
+
+    hub = UniLMv2Model.from_pretrained(str(tmp_path / "ck"), "checkpoint_last.pt", str(tmp_path / "bin")).eval()
+    assert hub.predict("sentence_classification_head", torch.tensor([0, 5, 6, 2]), return_logits=True).shape == (1, 1)
 
 
 # ---- units -------------------------------------------------------------------------------------

@@ -54,6 +54,10 @@ def test_a_finished_run_rerun_does_nothing_and_says_so(data):
     assert (last.stat().st_mtime_ns, last.read_bytes()) == before  # not rewritten
     more = check_cli([*args[:-4], "--max-update", "6", "--save-dir", "ck-done"], cwd=data)  # raised: trains on
     assert "num_updates: 6 >= max_update: 6" in more
+    by_epoch = [*args[:-4], "--max-epoch", "1", "--save-dir", "ck-epoch"]
+    check_cli(by_epoch, cwd=data)
+    out = check_cli(by_epoch, cwd=data)
+    assert "nothing to do" in out and "--max-epoch is 1" in out
 
 
 def test_fine_tuning_into_the_pretraining_save_dir_is_refused_with_the_way_out(data):

@@ -14,17 +14,24 @@ The KL is the cross-entropy minus the entropy of q, a constant: for eps 0.1 and 
 logged losses differ by about 1.36 nats a token, while the gradients differ only through the
 slightly different q. ``nll_loss`` (and fairseq's ``ppl``) is the same plain negative
 log-likelihood under both.
+
+Validation also logs ``ctx_gap``: ``nll_loss`` with every ordinary source token replaced by a
+random one (``masking/context.py``), minus ``nll_loss``, in bits per target token. Near 0 the model
+writes targets without reading its source.
 """
 import math
 from dataclasses import dataclass, field
 
 import torch
+from fairseq import metrics
 from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
 )
 from fairseq.dataclass import ChoiceEnum
+
+from ..masking.context import ordinary, with_random_context
 
 
 def s2s_ft_smoothed_loss(lprobs, target, epsilon: float, padding_idx: int, reduce: bool = True):
@@ -54,14 +61,46 @@ class UniLMSeq2SeqCriterionConfig(LabelSmoothedCrossEntropyCriterionConfig):
                   "s2s-ft: KL(q||p) with eps/(V-2) on every id but the target and padding, as s2s-ft trains "
                   "(losses comparable with s2s-ft's logs; about 1.36 nats/token below fairseq's at eps 0.1)"},
     )
+    no_context_gap: bool = field(
+        default=False,
+        metadata={"help": "do not log ctx_gap in validation (nll_loss with random source tokens minus nll_loss, "
+                  "in bits: how much the model reads its source; costs one more forward pass per valid batch)"},
+    )
 
 
 @register_criterion("unilm_seq2seq", dataclass=UniLMSeq2SeqCriterionConfig)
 class UniLMSeq2SeqCriterion(LabelSmoothedCrossEntropyCriterion):
     def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
-                 label_smoothing_formula="fairseq"):
+                 label_smoothing_formula="fairseq", no_context_gap=False):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
         self.formula = str(label_smoothing_formula)
+        self.context_gap = not no_context_gap
+
+    def forward(self, model, sample, reduce=True):
+        loss, sample_size, logging_output = super().forward(model, sample, reduce)
+        if self.context_gap and not model.training and reduce:
+            logging_output["ctx_nll_loss"] = self._random_source_nll(model, sample)
+        return loss, sample_size, logging_output
+
+    def _random_source_nll(self, model, sample):
+        """Summed NLL of the targets with random ordinary source tokens (seeded by the example ids)."""
+        low, high = self.task.dictionary.nspecial, self.task.random_high
+        src = sample["net_input"]["src_tokens"]
+        seed = int(sample["id"].sum()) % (1 << 31)
+        noisy = {**sample, "net_input": with_random_context(sample["net_input"], ordinary(src, low, high), low, high, seed)}
+        with torch.no_grad():
+            lprobs, target = self.get_lprobs_and_target(model, model(**noisy["net_input"]), noisy)
+            nll = -lprobs.float().gather(-1, target.unsqueeze(-1)).squeeze(-1)
+        return nll.masked_fill(target.eq(self.padding_idx), 0.0).sum().data
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs) -> None:
+        super().reduce_metrics(logging_outputs)
+        logged = [log for log in logging_outputs if "ctx_nll_loss" in log]
+        if logged:
+            gap = sum(log["ctx_nll_loss"] - log["nll_loss"] for log in logged)
+            ntokens = sum(log.get("ntokens", 0) for log in logged)
+            metrics.log_scalar("ctx_gap", gap / (max(ntokens, 1) * math.log(2)), ntokens, round=3)
 
     def compute_loss(self, model, net_output, sample, reduce=True):
         if self.formula != "s2s-ft":

@@ -95,14 +95,17 @@ def broadcast_object_slow(obj, src_rank, group, dist_device):
     return torch.load(io.BytesIO(buffer.cpu().numpy()), map_location="cpu", weights_only=False)
 
 
-def finished_message(num_updates: int, max_update: int, save_dir: str) -> str:
-    """The line a rerun of a finished run prints, or '' when there is work left (``max_update``
-    0 means no limit, as in fairseq)."""
-    if not max_update or num_updates < max_update:
+def finished_message(num_updates: int, max_update: int, next_epoch: int, max_epoch: int, save_dir: str) -> str:
+    """The line a rerun of a finished run prints, or '' when there is work left (a limit of 0 means
+    none, as in fairseq). ``next_epoch``: the epoch the loaded iterator would start."""
+    if max_update and num_updates >= max_update:
+        limit = f"update {num_updates} and --max-update is {max_update}"
+    elif max_epoch and next_epoch > max_epoch:
+        limit = f"the end of epoch {next_epoch - 1} and --max-epoch is {max_epoch}"
+    else:
         return ""
-    return (f"nothing to do: the checkpoint in --save-dir {save_dir} is at update {num_updates} and "
-            f"--max-update is {max_update}, so this run already finished (raise --max-update to train "
-            f"further, or give a new run its own --save-dir)")
+    return (f"nothing to do: the checkpoint in --save-dir {save_dir} is at {limit}, so this run already "
+            f"finished (raise the limit to train further, or give a new run its own --save-dir)")
 
 
 def load_checkpoint_or_stop(original):
@@ -115,7 +118,9 @@ def load_checkpoint_or_stop(original):
     def load_checkpoint(cfg, trainer, **kwargs):
         extra_state, epoch_itr = original(cfg, trainer, **kwargs)
         if extra_state is not None:
-            message = finished_message(trainer.get_num_updates(), trainer.cfg.optimization.max_update, cfg.save_dir)
+            limits = trainer.cfg.optimization
+            message = finished_message(trainer.get_num_updates(), limits.max_update, epoch_itr.next_epoch_idx,
+                                       limits.max_epoch, cfg.save_dir)
             if message:
                 logging.getLogger("fairseq_unilmv2").warning(message)
                 raise SystemExit(0)

@@ -20,8 +20,9 @@ from .checkpoint_fit import config_value, misfit_message, read_checkpoint, saved
 logger = logging.getLogger(__name__)
 
 
-def prepare_stock_task(cfg, task):
-    """Append ``<pseudo>`` to ``task.source_dictionary`` and resolve ``cfg.pair_segment`` (in place)."""
+def prepare_stock_task(cfg, task, training: bool = True):
+    """Append ``<pseudo>`` to ``task.source_dictionary`` and, for fairseq-train (``training``), resolve
+    ``cfg.pair_segment`` (in place). A loaded checkpoint keeps the value it was fine-tuned with."""
     from ..distributed import checkpoint_io
     from ..tasks.base import checkpoint_to_load
 
@@ -29,7 +30,7 @@ def prepare_stock_task(cfg, task):
     dictionary = task.source_dictionary
     if PSEUDO_SYMBOL not in dictionary.indices:
         dictionary.add_symbol(PSEUDO_SYMBOL)
-    if str(getattr(cfg, "pair_segment", "auto")) != "auto":
+    if not training or str(getattr(cfg, "pair_segment", "auto")) != "auto":
         return
     found = checkpoint_to_load(cfg)
     if found is None:
@@ -37,12 +38,13 @@ def prepare_stock_task(cfg, task):
     else:
         saved = saved_model_cfg(read_checkpoint(found[0]))
         trained, resumed = (config_value(saved, name) for name in ("segments_trained", "pair_segment"))
+        path = found[0]
         if resumed is not None and str(resumed) != "auto":
-            choice, why = str(resumed), f"{found[1]} was fine-tuned with it"
+            choice, why = str(resumed), f"{path} was fine-tuned with it"
         elif trained is not None and trained >= 2:
-            choice, why = "1", f"{found[1]} has a trained segment-1 row"
+            choice, why = "1", f"{path} has a trained segment-1 row"
         else:
-            choice, why = "0", f"{found[1]} records no trained segment-1 row (--task pmlm trains segment 0 only)"
+            choice, why = "0", f"{path} records no trained segment-1 row: --task pmlm trains segment 0 only"
     logger.info("--pair-segment auto: the second sentence of a pair is on segment %s (%s)", choice, why)
     with open_dict(cfg) if OmegaConf.is_config(cfg) else contextlib.nullcontext():
         cfg.pair_segment = choice

@@ -120,14 +120,16 @@ class UniLMv2Model(BaseFairseqModel):
     @classmethod
     def build_model(cls, cfg, task):
         from ..tasks.base import UniLMTask
+        from ..tasks.stock import loading_checkpoint
         from .nlu import check_start_checkpoint, prepare_stock_task
 
         stock = not isinstance(task, UniLMTask)  # fairseq's sentence_prediction / sentence_ranking
+        training = stock and not loading_checkpoint(task)
         if stock:
-            prepare_stock_task(cfg, task)
+            prepare_stock_task(cfg, task, training)
         objective = getattr(getattr(task, "cfg", None), "objective", None)
         model = cls(cfg, task.source_dictionary, mae_decoder=objective == "maelm")
-        if stock:
+        if training:
             check_start_checkpoint(model, cfg, task)
         return model
 

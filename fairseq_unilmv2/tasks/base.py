@@ -8,7 +8,7 @@ from fairseq.criterions import CRITERION_REGISTRY
 from fairseq.tasks import FairseqTask
 from omegaconf import DictConfig
 
-from ..models.checkpoint_fit import misfit_message, read_checkpoint
+from ..models.checkpoint_fit import config_value, misfit_message, read_checkpoint
 from .dictionary import load_dictionary
 
 
@@ -103,6 +103,13 @@ def checkpoint_to_load(model_cfg):
     return (path, f"--restore-file {path}", not resets) if os.path.isfile(path) else None
 
 
+def group_name(section, group: str):
+    """The registered name of a config ``section`` (``task``, ``criterion``, ...): ``_name`` in a
+    dataclass config, the ``--task``/``--criterion`` value in a legacy ``argparse.Namespace`` (e.g. of
+    fairseq's ``sentence_ranking``, whose checkpoints keep one); None when absent."""
+    return config_value(section, "_name") or config_value(section, group)
+
+
 def resume_mismatch_message(state, model_cfg, path: str, description: str) -> str:
     """Why the run about to resume ``state`` (read from ``path``) cannot: it was written by another
     task or criterion, whose optimizer and criterion state fairseq would restore (fairseq stops
@@ -114,8 +121,7 @@ def resume_mismatch_message(state, model_cfg, path: str, description: str) -> st
         return ""
     differs = []
     for group in ("task", "criterion"):
-        was = (saved.get(group) or {}).get("_name", None)
-        now = (root.get(group) or {}).get("_name", None)
+        was, now = group_name(saved.get(group), group), group_name(root.get(group), group)
         if was and now and was != now:
             differs.append(f"--{group} {was} (this run: --{group} {now})")
     if not differs:

@@ -6,7 +6,9 @@
 ``vocab_ids.py``). ``install`` wraps those two tasks' ``load_dictionary`` so that a file with the
 header is read by the plugin (``tasks/dictionary.py``), with ``<mask>`` naming the vocabulary's
 own mask token (``[MASK]``) instead of a new row; every other file is read exactly as fairseq reads
-it. Nothing else in fairseq changes.
+it. It also records whether their ``build_model`` loads a saved checkpoint (``loading_checkpoint``):
+fairseq-train's start checks (``models/nlu.py``) must not run when the hub or fairseq-validate
+loads a fine-tuned model. Nothing else in fairseq changes.
 """
 import functools
 
@@ -43,9 +45,35 @@ def _wrap(task_cls, filename_arg: int):
     task_cls.load_dictionary = classmethod(load_dictionary)
 
 
+def loading_checkpoint(task) -> bool:
+    """Whether ``task`` is building a model to load a saved checkpoint into (hub, fairseq-validate,
+    prediction) rather than for fairseq-train: fairseq passes ``from_checkpoint`` to the task's
+    ``build_model`` but not on to the model's."""
+    return bool(getattr(task, _FROM_CHECKPOINT, False))
+
+
+_FROM_CHECKPOINT = "_unilmv2_from_checkpoint"
+
+
+def _wrap_build_model(task_cls):
+    original = task_cls.__dict__["build_model"]
+    if getattr(original, _INSTALLED, False):
+        return
+
+    @functools.wraps(original)
+    def build_model(self, cfg, from_checkpoint=False):
+        setattr(self, _FROM_CHECKPOINT, from_checkpoint)
+        return original(self, cfg, from_checkpoint)
+
+    setattr(build_model, _INSTALLED, True)
+    task_cls.build_model = build_model
+
+
 def install():
     from fairseq.tasks.sentence_prediction import SentencePredictionTask
     from fairseq.tasks.sentence_ranking import SentenceRankingTask
 
     _wrap(SentencePredictionTask, 0)  # load_dictionary(cls, filename)
     _wrap(SentenceRankingTask, 1)  # load_dictionary(cls, args, filename, source=True)
+    for task_cls in (SentencePredictionTask, SentenceRankingTask):
+        _wrap_build_model(task_cls)

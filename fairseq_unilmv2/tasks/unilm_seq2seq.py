@@ -16,7 +16,8 @@ from ..data.batching import persistent_workers_field
 from ..data.seq2seq_dataset import Seq2SeqDataset, TargetNoise
 from ..distributed import checkpoint_io
 from ..models.seq2seq import UniLMSeq2SeqModel
-from .base import UniLMTask, run_config
+from ..models.checkpoint_fit import config_value
+from .base import UniLMTask, group_name, run_config
 from .databin import check_data_dirs, wrong_databin_message
 from .dictionary import add_special_symbols, load_dictionary
 
@@ -223,12 +224,12 @@ def refuse_unfinetuned(model_cfg):
     tokens and scoring it measures nothing. The checkpoint's own task config (the model
     config's parent) says which task trained it."""
     task = run_config(model_cfg, "task")
-    name = task.get("_name", None) if task is not None else None
+    name = group_name(task, "task")
     if name is None or name == "unilm_seq2seq" or _recorded_limit(model_cfg, LIMITS[0][0]) is not None:
         return
     what = f"--task {name}"
     if name == "pmlm":
-        what += f" --objective {task.get('objective', 'pmlm')} pre-training (or unilmv2-convert-hf)"
+        what += f" --objective {config_value(task, 'objective') or 'pmlm'} pre-training (or unilmv2-convert-hf)"
     raise ValueError(
         f"this checkpoint was trained by {what} and never fine-tuned for seq2seq: decoding it would print "
         f"repeated tokens. Fine-tune it first: fairseq-train DATA --user-dir fairseq_unilmv2 --task unilm_seq2seq "
@@ -243,6 +244,6 @@ def _recorded_limit(model_cfg, name):
     value = model_cfg.get(RECORD + name, None)
     if value is None:
         task = run_config(model_cfg, "task")
-        if task is not None and task.get("_name", None) == "unilm_seq2seq":
-            value = task.get(name, None)
+        if group_name(task, "task") == "unilm_seq2seq":
+            value = config_value(task, name)
     return value

@@ -4,7 +4,7 @@
 # the model reads its source; shared by demo.sh and compare_objectives.sh.
 #   bash recipes/aclsum_downstream.sh DATA_WORKDIR CHECKPOINT|none OUTDIR [fairseq-train args...]
 # DATA_WORKDIR comes from prepare_demo_data.sh; "none" fine-tunes from random initialisation.
-# Environment: FT_UPDATES (150); DATA_BIN (DATA_WORKDIR/bin-aclsum); POST=sentencepiece (the
+# Environment: FT_UPDATES (105); DATA_BIN (DATA_WORKDIR/bin-aclsum); POST=sentencepiece (the
 # default) or wordpiece (joins BERT's ## pieces); GEN_ARGS: more fairseq-generate flags (last, so they
 # override); STAGE (the name on progress lines, "fine-tuning"). Args after OUTDIR go to
 # fairseq-train last (they override the defaults here, e.g. a converted model's --arch and sizes, --lr).
@@ -21,7 +21,7 @@ CKPT=${2:?checkpoint or none}
 O=${3:?output folder}
 shift 3
 USER_DIR=$PWD/fairseq_unilmv2
-FT_UPDATES=${FT_UPDATES:-150}
+FT_UPDATES=${FT_UPDATES:-105}
 DATA_BIN=${DATA_BIN:-$D/bin-aclsum}
 POST=${POST:-sentencepiece}
 STAGE=${STAGE:-fine-tuning}
@@ -33,6 +33,15 @@ case $POST in
 esac
 mkdir -p "$O"
 : > "$O/finetune.log"
+beat() {  # beat WHAT CMD...: run CMD, one line every 20 s while it runs (fairseq-validate prints nothing until done)
+  local what=$1; shift
+  "$@" & local pid=$! n=0
+  while kill -0 "$pid" 2> /dev/null; do
+    sleep 1; n=$((n + 1))
+    [ $((n % 20)) -ne 0 ] || echo "[$STAGE $(date +%H:%M:%S)] $what: still running, $n s elapsed" >&2
+  done
+  wait "$pid"
+}
 init=()
 [ "$CKPT" = none ] || init=(--finetune-from-model "$CKPT")
 fairseq-train "$DATA_BIN" --user-dir "$USER_DIR" --task unilm_seq2seq -s src -t tgt --arch unilmv2_tiny \
@@ -61,7 +70,8 @@ grep "^unilmv2-score: warning" "$O/score.log" >&2 || true
 
 if [ -e "$DATA_BIN/test1.src-tgt.src.idx" ]; then
   # teacher-forced nll of the test references, target tokens masked as in validation (fixed seed)
-  fairseq-validate "$DATA_BIN" --user-dir "$USER_DIR" --task unilm_seq2seq -s src -t tgt \
+  echo "[$STAGE $(date +%H:%M:%S)] source ablation: teacher-forced test nll with own and with rotated sources" >&2
+  beat "source ablation" fairseq-validate "$DATA_BIN" --user-dir "$USER_DIR" --task unilm_seq2seq -s src -t tgt \
       --max-source-positions 256 --max-target-positions 128 --path "$O/ck/checkpoint_best.pt" \
       --valid-subset test,test1 --batch-size 16 --seed 1 > "$O/ablation.log" 2>&1 \
       || { tail -n 20 "$O/ablation.log" >&2; exit 1; }
@@ -71,6 +81,6 @@ nll = {m.group(1): float(m.group(2)) for m in re.finditer(r"valid on '(\w+)' sub
 out = {"own_source_nll": nll["test"], "other_source_nll": nll["test1"], "gap": round(nll["test1"] - nll["test"], 3)}
 json.dump(out, open(sys.argv[2], "w"))
 PY
-  echo "[$STAGE] source ablation (test nll, bits/token): own source $(python -c "import json;d=json.load(open('$O/ablation.json'));print(f\"{d['own_source_nll']:.3f}, next paper's source {d['other_source_nll']:.3f} (+{d['gap']:.3f})\")")" >&2
+  echo "[$STAGE] source ablation (test nll, bits/token): own source $(python -c "import json;d=json.load(open('$O/ablation.json'));print(f\"{d['own_source_nll']:.3f}, next paper's source {d['other_source_nll']:.3f} ({d['gap']:+.3f})\")")" >&2
 fi
 cat "$O/rouge.json"

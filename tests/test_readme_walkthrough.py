@@ -17,7 +17,23 @@ SMALL = {
     "FT_BATCH": "16", "FT_UPDATE_FREQ": "1", "FT_UPDATES": "12", "FT_WARMUP": "3",
     "SRC_LEN": "128", "TGT_LEN": "32", "WORKERS": "2",
 }
-TEST_PAIRS = 30
+
+
+def first_try_block():
+    text = (REPO / "README.md").read_text()
+    section = text.split("<!-- first-try:start -->", 1)[1].split("<!-- first-try:end -->", 1)[0]
+    return re.findall(r"```bash\n(.*?)```", section, re.S)[0]
+
+
+def test_readme_first_try_sets_what_the_settings_block_sets(tmp_path):
+    """The first-try block (README) sets the names the settings block sets, at the small values this
+    file runs the walkthrough with: the walkthrough test below is its run."""
+    settings, *_ = walkthrough_blocks()
+    first = first_try_block()
+    named = set(re.findall(r"(?:^|\s)([A-Z_]+)=", settings))
+    assert set(re.findall(r"(?:^|\s)([A-Z_]+)=", first)) == named
+    values = dict(re.findall(r"(?:^|\s)([A-Z_]+)=(\S+)", first))
+    assert {k: values[k] for k in SMALL} == SMALL
 
 
 def walkthrough_blocks():
@@ -32,28 +48,25 @@ def test_readme_walkthrough_runs_as_written(tmp_path):
     named = set(re.findall(r"(?:^|\s)([A-Z_]+)=", settings))
     assert named == set(SMALL) | {"REPO", "UNILM", "TEXT", "PAIRS", "WORK"}
 
-    raw = tmp_path / "raw"
-    subprocess.run([sys.executable, str(REPO / "recipes" / "demo_data.py"), str(raw)], check=True)
-    text = tmp_path / "corpus"
-    text.mkdir()
-    # a smaller corpus and test set than the demo's, for speed
-    (text / "pretrain.txt").write_text("".join((raw / "pretrain.txt").read_text().splitlines(True)[:2000]))
-    for side in ("src", "tgt"):
-        (raw / f"test.{side}").write_text("".join((raw / f"test.{side}").read_text().splitlines(True)[:TEST_PAIRS]))
-    values = {**SMALL, "REPO": str(REPO), "TEXT": str(text), "PAIRS": str(raw), "WORK": str(tmp_path / "work")}
-    # the README's own UNILM line, after REPO
-    unilm = next(line for line in settings.splitlines() if line.startswith("UNILM="))
-    script = "\n".join(["set -euo pipefail", *(f"{k}={shlex.quote(v)}" for k, v in values.items()), unilm, *steps])
+    # The first-try block in place of the settings block, as the README says: run from the clone's
+    # root with HOME in tmp_path, then every step from a directory outside the clone.
+    home = tmp_path / "home"
+    home.mkdir()
     elsewhere = tmp_path / "elsewhere"  # not the clone: every path must be absolute
     elsewhere.mkdir()
-    proc = subprocess.run(["bash", "-c", script], cwd=elsewhere, capture_output=True, text=True, timeout=900,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"})
+    script = "\n".join(["set -euo pipefail", f"cd {shlex.quote(str(REPO))}", first_try_block(),
+                        f"cd {shlex.quote(str(elsewhere))}", *steps])
+    proc = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, timeout=900,
+                          env={**__import__("os").environ, "HOME": str(home), "OMP_NUM_THREADS": "1",
+                               "PYTHONWARNINGS": "ignore"})
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     scores = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(scores) >= {"rouge1", "rouge2", "rougeLsum"}
-    hyps = (tmp_path / "work" / "test.hyp").read_text().splitlines()
-    assert len(hyps) == len((raw / "test.tgt").read_text().splitlines()) == TEST_PAIRS
+    first = home / "unilmv2-first"
+    hyps = (first / "work" / "test.hyp").read_text().splitlines()
+    assert len(hyps) == len((first / "pairs" / "test.tgt").read_text().splitlines()) > 0
     assert list(elsewhere.iterdir()) == []  # nothing written where the commands ran
+    tmp_path = first  # the "From Python" example reads the walkthrough's outputs under WORK
 
     # "From Python": the README's example on the walkthrough's outputs
     example = re.search(r"## From Python\n\n```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)

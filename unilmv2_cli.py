@@ -136,8 +136,15 @@ def launch(argv=None):
     return console(_load_alone("launch.py").main, argv)
 
 
+def _own_progress():
+    """fairseq's chatter quieted as for the other commands, the plugin's own progress lines kept."""
+    _quiet_fairseq()
+    logging.getLogger(PACKAGE).setLevel(logging.INFO)
+
+
 def glue(argv=None):
     """unilmv2-glue: prepare / predict / score GLUE tasks (fairseq_unilmv2/glue/cli.py)."""
+    _own_progress()
     from fairseq_unilmv2.glue.cli import main
 
     return console(main, argv)
@@ -145,6 +152,7 @@ def glue(argv=None):
 
 def squad(argv=None):
     """unilmv2-squad: prepare / predict / evaluate SQuAD 1.1 and 2.0 (fairseq_unilmv2/squad/cli.py)."""
+    _own_progress()
     from fairseq_unilmv2.squad.cli import main
 
     return console(main, argv)

@@ -33,7 +33,10 @@ def _add_fields(parser, cls, skip=()):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m fairseq_unilmv2.squad", description=__doc__,
+    # the console script's name, or the module's when run as python -m fairseq_unilmv2.squad
+    prog = os.path.basename(sys.argv[0])
+    prog = "python -m fairseq_unilmv2.squad" if prog in ("__main__.py", "-c", "") else prog
+    p = argparse.ArgumentParser(prog=prog, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -54,7 +54,7 @@ fairseq-train "$DATA_BIN" --user-dir "$USER_DIR" --task unilm_seq2seq -s src -t 
     | python recipes/demo_progress.py train "$STAGE" "$FT_UPDATES" --log "$O/finetune.log" \
     || { tail -n 30 "$O/finetune.log" >&2; exit 1; }
 best=$(grep -E "\| valid \|" "$O/finetune.log" | grep -oE "best_loss [0-9.]+" | tail -n 1 || true)
-echo "[$STAGE] best valid loss: ${best#best_loss } (checkpoint_best.pt, decoded below)" >&2
+echo "[$STAGE $(date +%H:%M:%S)] best valid loss: ${best#best_loss } (checkpoint_best.pt, decoded below)" >&2
 
 n=$(wc -l < "$D/raw/test.tgt")
 PYTHONUNBUFFERED=1 fairseq-generate "$DATA_BIN" --user-dir "$USER_DIR" --task unilm_seq2seq -s src -t tgt \
@@ -81,6 +81,6 @@ nll = {m.group(1): float(m.group(2)) for m in re.finditer(r"valid on '(\w+)' sub
 out = {"own_source_nll": nll["test"], "other_source_nll": nll["test1"], "gap": round(nll["test1"] - nll["test"], 3)}
 json.dump(out, open(sys.argv[2], "w"))
 PY
-  echo "[$STAGE] source ablation (test nll, bits/token): own source $(python -c "import json;d=json.load(open('$O/ablation.json'));print(f\"{d['own_source_nll']:.3f}, next paper's source {d['other_source_nll']:.3f} ({d['gap']:+.3f})\")")" >&2
+  echo "[$STAGE $(date +%H:%M:%S)] source ablation (test nll, bits/token): own source $(python -c "import json;d=json.load(open('$O/ablation.json'));print(f\"{d['own_source_nll']:.3f}, next paper's source {d['other_source_nll']:.3f} ({d['gap']:+.3f})\")")" >&2
 fi
 cat "$O/rouge.json"

@@ -259,7 +259,12 @@ def test_sigterm_stops_the_fairseq_preprocess_children(work, tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode == 128 + signal.SIGTERM
     survivors.assert_none_survive(tag, within=0)  # stopped before binarize.py ended
-    assert not [n for n in os.listdir(tmp_path / "bin") if n.startswith("shard") and not n.endswith(".tmp")]
+    # Nothing half-written: the run is not assembled, and a shard that finished before the signal
+    # (timing: shards run one after another) is whole, so the rerun keeps it
+    assert not (tmp_path / "bin" / "data-path").exists()
+    for name in os.listdir(tmp_path / "bin"):
+        if name.startswith("shard") and not name.endswith(".tmp"):
+            assert {"train.bin", "train.idx", "dict.txt"} <= set(os.listdir(tmp_path / "bin" / name)), name
 
 
 @pytest.mark.parametrize("kill", ["process", "process group"])

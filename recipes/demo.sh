@@ -24,7 +24,7 @@ START=pretrain
 if [ "${1:-}" = --start ]; then START=${2:?--start needs pretrain, minilm or minilm-scratch}; shift 2; fi
 case $START in pretrain|minilm|minilm-scratch) ;; *)
   echo "demo.sh: --start must be pretrain, minilm or minilm-scratch, not $START" >&2; exit 2 ;; esac
-case ${1:-} in -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; -*)
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; -*)
   echo "demo.sh: unknown option ${1}; usage: bash recipes/demo.sh [--start pretrain|minilm|minilm-scratch] [WORKDIR]" >&2; exit 2 ;; esac
 W=${1:-runs/demo}
 USER_DIR=$PWD/fairseq_unilmv2

@@ -69,3 +69,18 @@ def test_fine_tuning_into_the_pretraining_save_dir_is_refused_with_the_way_out(d
     assert "--task pmlm" in message and "own --save-dir" in message
     assert "Criterion does not match" not in proc.stderr
     assert sorted(os.listdir(data / "ck-pre")) == ["checkpoint_best.pt", "checkpoint_last.pt"]
+
+
+def test_a_converted_checkpoint_is_decoded_with_a_warning_not_refused():
+    """unilmv2-convert-hf's checkpoints (task pmlm, segments_trained recorded) may hold a model
+    fine-tuned elsewhere (s2s-ft): warned about, not refused; our own pre-training is refused."""
+    from omegaconf import OmegaConf
+
+    from fairseq_unilmv2.tasks.unilm_seq2seq import refuse_unfinetuned
+
+    def model_cfg(**model):
+        return OmegaConf.create({"task": {"_name": "pmlm", "objective": "mlm"}, "model": model}).model
+
+    refuse_unfinetuned(model_cfg(segments_trained=2))
+    with pytest.raises(ValueError, match="--task pmlm --objective mlm pre-training and never fine-tuned"):
+        refuse_unfinetuned(model_cfg())

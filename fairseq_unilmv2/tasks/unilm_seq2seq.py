@@ -219,17 +219,24 @@ class UniLMSeq2SeqTask(UniLMTask):
 
 def refuse_unfinetuned(model_cfg):
     """ValueError for a checkpoint that was never fine-tuned with ``--task unilm_seq2seq`` (a
-    ``--task pmlm`` pre-training or converted checkpoint, any objective; an NLU model): its
+    ``--task pmlm`` pre-training checkpoint, any objective; an NLU model): its
     prediction head was never trained to continue a target, so decoding it prints repeated
     tokens and scoring it measures nothing. The checkpoint's own task config (the model
-    config's parent) says which task trained it."""
+    config's parent) says which task trained it. A converted checkpoint (``segments_trained``
+    recorded under ``--task pmlm``) only gets a warning: its original may be fine-tuned (s2s-ft)."""
     task = run_config(model_cfg, "task")
     name = group_name(task, "task")
     if name is None or name == "unilm_seq2seq" or _recorded_limit(model_cfg, LIMITS[0][0]) is not None:
         return
+    if name == "pmlm" and config_value(model_cfg, "segments_trained") is not None:
+        # written by unilmv2-convert-hf (our pre-training records no segments_trained): the original
+        # may be a checkpoint fine-tuned elsewhere, e.g. by s2s-ft (docs/s2s-ft.md)
+        logger.warning("this checkpoint was converted by unilmv2-convert-hf and never fine-tuned here: its output "
+                       "means something only if the original was fine-tuned for seq2seq (e.g. by s2s-ft)")
+        return
     what = f"--task {name}"
     if name == "pmlm":
-        what += f" --objective {config_value(task, 'objective') or 'pmlm'} pre-training (or unilmv2-convert-hf)"
+        what += f" --objective {config_value(task, 'objective') or 'pmlm'} pre-training"
     raise ValueError(
         f"this checkpoint was trained by {what} and never fine-tuned for seq2seq: decoding it would print "
         f"repeated tokens. Fine-tune it first: fairseq-train DATA --user-dir fairseq_unilmv2 --task unilm_seq2seq "

@@ -15,7 +15,7 @@ import functools
 from .. import vocab_ids
 from .dictionary import MASK_SYMBOL, VocabDictionary
 
-_INSTALLED = "_unilmv2_vocab_ids"
+_INSTALLED = "_unilmv2_wrapped"  # marks a wrapper of ours (install is idempotent)
 
 
 def _read(filename):
@@ -30,7 +30,7 @@ def _read(filename):
     return dictionary
 
 
-def _wrap(task_cls, filename_arg: int):
+def _wrap_load_dictionary(task_cls, filename_arg: int):
     original = task_cls.__dict__["load_dictionary"].__func__
     if getattr(original, _INSTALLED, False):
         return
@@ -45,14 +45,14 @@ def _wrap(task_cls, filename_arg: int):
     task_cls.load_dictionary = classmethod(load_dictionary)
 
 
+_FROM_CHECKPOINT = "_unilmv2_from_checkpoint"
+
+
 def loading_checkpoint(task) -> bool:
     """Whether ``task`` is building a model to load a saved checkpoint into (hub, fairseq-validate,
     prediction) rather than for fairseq-train: fairseq passes ``from_checkpoint`` to the task's
     ``build_model`` but not on to the model's."""
     return bool(getattr(task, _FROM_CHECKPOINT, False))
-
-
-_FROM_CHECKPOINT = "_unilmv2_from_checkpoint"
 
 
 def _wrap_build_model(task_cls):
@@ -73,7 +73,7 @@ def install():
     from fairseq.tasks.sentence_prediction import SentencePredictionTask
     from fairseq.tasks.sentence_ranking import SentenceRankingTask
 
-    _wrap(SentencePredictionTask, 0)  # load_dictionary(cls, filename)
-    _wrap(SentenceRankingTask, 1)  # load_dictionary(cls, args, filename, source=True)
+    _wrap_load_dictionary(SentencePredictionTask, 0)  # load_dictionary(cls, filename)
+    _wrap_load_dictionary(SentenceRankingTask, 1)  # load_dictionary(cls, args, filename, source=True)
     for task_cls in (SentencePredictionTask, SentenceRankingTask):
         _wrap_build_model(task_cls)

@@ -168,3 +168,17 @@ def encode_lee_in_two_files(d, *encode_args):
     (d / "raw/b.txt").write_text("\n".join(raw[150:]) + "\n")
     check_script("encode.py", "--spm-model", "spm.model", "--input", "raw/a.txt", "raw/b.txt", "--output-dir", "enc",
                  "--tokens-per-sample", "128", *encode_args, cwd=d)
+
+
+class WhitespaceTokenizer:
+    """A SQuAD tokenizer stand-in (squad/features.py's ``encode(text) -> (pieces, char spans)``):
+    one piece per whitespace-separated word, with its character span in ``text``."""
+
+    def encode(self, text):
+        pieces, spans, pos = [], [], 0
+        for w in text.split():
+            pos = text.index(w, pos)
+            pieces.append(w)
+            spans.append((pos, pos + len(w)))
+            pos += len(w)
+        return pieces, spans

@@ -16,6 +16,8 @@ from fairseq_unilmv2.squad.features import (
 )
 from fairseq_unilmv2.tasks.dictionary import load_dictionary
 
+from .helpers import WhitespaceTokenizer
+
 CONTEXT = "Café Müller opened in 1928 near the Tokyo station; its owner, Ana, sold coffee."
 ANSWERS = ["Café Müller", "1928", "Tokyo station", "Ana", "coffee"]
 
@@ -87,17 +89,6 @@ def _ids_dictionary(words):
     for w in words:
         d.add_symbol(w)
     return d
-
-
-class WhitespaceTokenizer:
-    def encode(self, text):
-        pieces, spans, pos = [], [], 0
-        for w in text.split():
-            pos = text.index(w, pos)
-            pieces.append(w)
-            spans.append((pos, pos + len(w)))
-            pos += len(w)
-        return pieces, spans
 
 
 def test_windows_carry_the_answer_where_they_hold_it_all():

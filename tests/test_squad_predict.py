@@ -8,19 +8,10 @@ from fairseq_unilmv2.squad.databin import read_split, write_meta, write_split
 from fairseq_unilmv2.squad.features import Example, FeatureConfig, encode_examples
 from fairseq_unilmv2.squad.predict import PredictConfig, predict_answers
 
+from .helpers import WhitespaceTokenizer
+
 WORDS = [f"t{i}" for i in range(10)]
 CONTEXT = "  ".join(WORDS) + "."  # two spaces between words: the text between subwords is the context's own
-
-
-class WhitespaceTokenizer:
-    def encode(self, text):
-        pieces, spans, pos = [], [], 0
-        for w in text.split():
-            pos = text.index(w, pos)
-            pieces.append(w)
-            spans.append((pos, pos + len(w)))
-            pos += len(w)
-        return pieces, spans
 
 
 def prepared(tmp_path, version, impossible=(False, True)):

@@ -50,7 +50,7 @@ def build_parser():
                                   "task config names it, or beside the checkpoint)")
     tokenizer = p.add_mutually_exclusive_group()
     tokenizer.add_argument("--spm-model", metavar="SPM_MODEL",
-                                   help="the SentencePiece model the training data was encoded with (preprocess/spm.py "
+                           help="the SentencePiece model the training data was encoded with (preprocess/spm.py "
                                 "train's PREFIX.model): a SentencePiece-vocabulary model is exported with a "
                                 "tokenizer.json whose ids are its dictionary's")
     tokenizer.add_argument("--no-tokenizer", action="store_true",

@@ -132,7 +132,10 @@ def read_weights(path: str):
 LFS_POINTER = b"version https://git-lfs"
 
 
-def _lfs_pointer(path: str) -> str:
+def _empty_or_pointer(path: str, size: int) -> str:
+    """The problem of a weights file that holds no weights at all (empty, or a Git LFS pointer), or ''."""
+    if size == 0:
+        return f"{path} is empty (0 bytes): {REDOWNLOAD}"
     with open(path, "rb") as f:
         if f.read(len(LFS_POINTER)) == LFS_POINTER:
             return (f"{path} is a Git LFS pointer (a small text file naming the weights), not the weights: "
@@ -143,10 +146,9 @@ def _lfs_pointer(path: str) -> str:
 def safetensors_problem(path: str, error: BaseException) -> str:
     """What is wrong with the safetensors file ``path``, which safetensors could not read."""
     size = os.path.getsize(path)
-    if size == 0:
-        return f"{path} is empty (0 bytes): {REDOWNLOAD}"
-    if _lfs_pointer(path):
-        return _lfs_pointer(path)
+    nothing = _empty_or_pointer(path, size)
+    if nothing:
+        return nothing
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) < 8:
@@ -171,10 +173,9 @@ def torch_file_problem(path: str, error: BaseException) -> str:
     import pickle
 
     size = os.path.getsize(path)
-    if size == 0:
-        return f"{path} is empty (0 bytes): {REDOWNLOAD}"
-    if _lfs_pointer(path):
-        return _lfs_pointer(path)
+    nothing = _empty_or_pointer(path, size)
+    if nothing:
+        return nothing
     with open(path, "rb") as f:
         magic = f.read(4)
     text = str(error)

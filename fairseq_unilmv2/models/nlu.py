@@ -20,11 +20,20 @@ from .checkpoint_fit import config_value, misfit_message, read_checkpoint, saved
 logger = logging.getLogger(__name__)
 
 
-def prepare_stock_task(cfg, task, training: bool = True):
-    """Append ``<pseudo>`` to ``task.source_dictionary`` and, for fairseq-train (``training``), resolve
-    ``cfg.pair_segment`` (in place). A loaded checkpoint keeps the value it was fine-tuned with."""
-    from ..distributed import checkpoint_io
+def start_checkpoint(cfg):
+    """``((path, description, resumed), state)`` of the checkpoint fairseq-train will load into the
+    model built from ``cfg`` (``tasks.base.checkpoint_to_load``), read once; None if there is none."""
     from ..tasks.base import checkpoint_to_load
+
+    found = checkpoint_to_load(cfg)
+    return None if found is None else (found, read_checkpoint(found[0]))
+
+
+def prepare_stock_task(cfg, task, training: bool, start):
+    """Append ``<pseudo>`` to ``task.source_dictionary`` and, for fairseq-train (``training``), resolve
+    ``cfg.pair_segment`` (in place) from ``start`` (``start_checkpoint``). A loaded checkpoint keeps
+    the value it was fine-tuned with."""
+    from ..distributed import checkpoint_io
 
     checkpoint_io.install()  # atomic copies, multi-process resume, finished reruns (see there)
     dictionary = task.source_dictionary
@@ -32,13 +41,11 @@ def prepare_stock_task(cfg, task, training: bool = True):
         dictionary.add_symbol(PSEUDO_SYMBOL)
     if not training or str(getattr(cfg, "pair_segment", "auto")) != "auto":
         return
-    found = checkpoint_to_load(cfg)
-    if found is None:
+    if start is None:
         choice, why = "1", "no checkpoint to start from"
     else:
-        saved = saved_model_cfg(read_checkpoint(found[0]))
-        trained, resumed = (config_value(saved, name) for name in ("segments_trained", "pair_segment"))
-        path = found[0]
+        (path, _, _), state = start
+        trained, resumed = (config_value(saved_model_cfg(state), name) for name in ("segments_trained", "pair_segment"))
         if resumed is not None and str(resumed) != "auto":
             choice, why = str(resumed), f"{path} was fine-tuned with it"
         elif trained is not None and trained >= 2:
@@ -50,16 +57,15 @@ def prepare_stock_task(cfg, task, training: bool = True):
         cfg.pair_segment = choice
 
 
-def check_start_checkpoint(model, cfg, task):
-    """ValueError, before fairseq's trainer buries it, when the checkpoint fine-tuning loads does
-    not fit ``model`` (sizes, vocabulary, tensors; heads excepted)."""
-    from ..tasks.base import checkpoint_to_load, resume_mismatch_message
+def check_start_checkpoint(model, cfg, task, start):
+    """ValueError, before fairseq's trainer buries it, when the checkpoint fine-tuning loads
+    (``start``, from ``start_checkpoint``) does not fit ``model`` (sizes, vocabulary, tensors; heads
+    excepted)."""
+    from ..tasks.base import resume_mismatch_message
 
-    found = checkpoint_to_load(cfg)
-    if found is not None:
-        path, source, resumed = found
+    if start is not None:
+        (path, source, resumed), state = start
         data = getattr(getattr(task, "cfg", None), "data", "") or ""
-        state = read_checkpoint(path)
         message = (resume_mismatch_message(state, cfg, path, source) if resumed else "") or \
             misfit_message(source, state, model, cfg, f"{data}/input0/dict.txt")
         if message:

@@ -121,16 +121,17 @@ class UniLMv2Model(BaseFairseqModel):
     def build_model(cls, cfg, task):
         from ..tasks.base import UniLMTask
         from ..tasks.stock import loading_checkpoint
-        from .nlu import check_start_checkpoint, prepare_stock_task
+        from .nlu import check_start_checkpoint, prepare_stock_task, start_checkpoint
 
         stock = not isinstance(task, UniLMTask)  # fairseq's sentence_prediction / sentence_ranking
         training = stock and not loading_checkpoint(task)
+        start = start_checkpoint(cfg) if training else None
         if stock:
-            prepare_stock_task(cfg, task, training)
+            prepare_stock_task(cfg, task, training, start)
         objective = getattr(getattr(task, "cfg", None), "objective", None)
         model = cls(cfg, task.source_dictionary, mae_decoder=objective == "maelm")
         if training:
-            check_start_checkpoint(model, cfg, task)
+            check_start_checkpoint(model, cfg, task, start)
         return model
 
     def forward(self, src_tokens, positions=None, attn_mask=None, segments=None, masked_tokens=None,

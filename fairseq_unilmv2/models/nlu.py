@@ -15,7 +15,7 @@ from fairseq.models.roberta.hub_interface import RobertaHubInterface
 from omegaconf import OmegaConf, open_dict
 
 from ..tasks.dictionary import PSEUDO_SYMBOL
-from .checkpoint_fit import config_value, misfit_message, read_checkpoint, saved_model_cfg
+from .checkpoint_fit import config_value, read_checkpoint, saved_model_cfg
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +61,11 @@ def check_start_checkpoint(model, cfg, task, start):
     """ValueError, before fairseq's trainer buries it, when the checkpoint fine-tuning loads
     (``start``, from ``start_checkpoint``) does not fit ``model`` (sizes, vocabulary, tensors; heads
     excepted)."""
-    from ..tasks.base import resume_mismatch_message
+    from ..tasks.base import raise_if_unfit
 
     if start is not None:
-        (path, source, resumed), state = start
         data = getattr(getattr(task, "cfg", None), "data", "") or ""
-        message = (resume_mismatch_message(state, cfg, path, source) if resumed else "") or \
-            misfit_message(source, state, model, cfg, f"{data}/input0/dict.txt")
-        if message:
-            raise ValueError(message)
+        raise_if_unfit(*start, model, cfg, f"{data}/input0/dict.txt")
 
 
 class UniLMv2HubInterface(RobertaHubInterface):

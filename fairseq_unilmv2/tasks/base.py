@@ -54,12 +54,17 @@ class UniLMTask(FairseqTask):
         found = checkpoint_to_load(model_cfg)
         if found is None:
             return
-        path, source, resumed = found
-        state = read_checkpoint(path)
-        message = (resume_mismatch_message(state, model_cfg, path, source) if resumed else "") or \
-            misfit_message(source, state, model, model_cfg, self.dictionary_path())
-        if message:
-            raise ValueError(message)
+        raise_if_unfit(found, read_checkpoint(found[0]), model, model_cfg, self.dictionary_path())
+
+
+def raise_if_unfit(found, state, model, model_cfg, dictionary_path: str) -> None:
+    """ValueError when the checkpoint ``state`` that ``found`` (``checkpoint_to_load``) names cannot
+    start this run: another run's state resumed, or weights that do not fit ``model``."""
+    path, source, resumed = found
+    message = (resume_mismatch_message(state, model_cfg, path, source) if resumed else "") or \
+        misfit_message(source, state, model, model_cfg, dictionary_path)
+    if message:
+        raise ValueError(message)
 
 
 def criterion_name(cfg):

@@ -57,10 +57,14 @@ def test_sampled_examples_are_consistent():
         assert np.all(ex.tokens[original] == x[ex.positions[original]])
         assert np.all(ex.target[pseudo] == x[ex.positions[pseudo]])
         assert np.all(ex.tokens[pseudo] == VOCAB.pseudo_idx)
-        # one [M] (context prediction) and one [P] per masked token, specials never masked
-        masked = np.flatnonzero(ex.target[:n] != VOCAB.pad_idx)
+        # one [M] (context prediction) and one [P] per masked token; a kept token is predicted in
+        # its own slot only; specials never chosen
+        chosen = ex.target[:n] != VOCAB.pad_idx
+        kept = chosen & (ex.tokens[:n] == x)
+        masked = np.flatnonzero(chosen & ~kept)
         assert sorted(ex.positions[pseudo].tolist()) == masked.tolist()
-        assert BOS not in x[masked] and EOS not in x[masked]
+        assert not np.isin(ex.positions[n:], np.flatnonzero(kept)).any()
+        assert BOS not in x[chosen] and EOS not in x[chosen]
         # steps in factorization order; within a step its [P]s come before its originals
         steps = ex.step[app]
         assert np.all(np.diff(steps) >= 0)

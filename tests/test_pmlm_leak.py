@@ -58,27 +58,43 @@ def test_the_issue_example_is_counted(tmp_path):
 def test_default_pmlm_never_shows_a_par_prediction_its_answer(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         task = make_task(tmp_path)
-    total, random_slots, masked = 0, 0, 0
+    total, random_slots, kept_slots, chosen = 0, 0, 0, 0
     for ex in sample(task, 400):
         total += leaks(ex)
         n = int((ex.kind == roles.CONTEXT).sum())
         slot = ex.target[:n] != task.dictionary.pad()
-        masked += int(slot.sum())
-        random_slots += int((ex.tokens[:n][slot] != task.mask_idx).sum())
+        chosen += int(slot.sum())
+        kept = slot & (ex.tokens[:n] == ex.target[:n])
+        kept_slots += int(kept.sum())
+        random_slots += int((slot & ~kept & (ex.tokens[:n] != task.mask_idx)).sum())
     assert total == 0
-    assert task.corruption == (0.1, 0.0)
+    assert task.corruption == (0.1, 0.1)  # BERT's 80/10/10, as for mlm and mpnet
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
-    # the random 10% is still there (so the draws that could hit the original were exercised)
-    assert masked > 2000 and 0.07 < random_slots / masked < 0.13
+    # the random and the kept 10% are both there (so the draws that could hit the original were exercised)
+    assert chosen > 2000 and 0.07 < random_slots / chosen < 0.13 and 0.07 < kept_slots / chosen < 0.13
 
 
-def test_kept_tokens_asked_for_explicitly_leak_and_warn(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING):
-        task = make_task(tmp_path, leave_unmasked_prob=0.1)
-    assert any("PAR loss then sees some answers" in r.getMessage() for r in caplog.records)
-    total = sum(leaks(ex) for ex in sample(task, 400))
-    # ~2400 masked tokens, 10% kept, each read by at least its own [P]: a couple of hundred
-    assert total > 100
+@pytest.mark.parametrize("keep", [0.1, 0.5])
+def test_kept_tokens_are_predicted_in_place_and_join_no_par_step(tmp_path, keep):
+    """A kept token is not masked: the AE loss predicts it in its own slot (BERT's 10%), it gets
+    no [P] and no appended original, and no [P] reads an answer however many are kept."""
+    task = make_task(tmp_path, leave_unmasked_prob=keep, random_token_prob=0.0)
+    kept_total = 0
+    for ex in sample(task, 200):
+        assert leaks(ex) == 0
+        n = int((ex.kind == roles.CONTEXT).sum())
+        slot = ex.target[:n] != task.dictionary.pad()
+        kept = np.flatnonzero(slot & (ex.tokens[:n] == ex.target[:n]))
+        masked = np.flatnonzero(slot & (ex.tokens[:n] == task.mask_idx))
+        assert len(kept) + len(masked) == int(slot.sum())  # no random tokens asked for
+        kept_total += len(kept)
+        appended = ex.positions[n:][ex.kind[n:] == roles.PSEUDO]
+        assert sorted(appended.tolist()) == masked.tolist()  # one [P] per masked token, none for kept ones
+        originals = ex.kind[n:] == roles.ORIGINAL
+        assert sorted(ex.positions[n:][originals].tolist()) == masked.tolist()
+        # PAR targets are the masked tokens' originals
+        assert (ex.target[n:][ex.kind[n:] == roles.PSEUDO] != task.dictionary.pad()).all()
+    assert kept_total > 100
 
 
 @pytest.mark.parametrize("objective", ["mlm", "mpnet"])

@@ -62,10 +62,10 @@ def _task(tmp_path, **options):
     return PMLMTask.setup_task(PMLMTaskConfig(data=str(tmp_path), seed=1, train_subset="train", **options))
 
 
-def _predicted(ex, n, objective):
-    """The text positions predicted, as PMLM's steps (one span each) or, for the objectives that
-    predict a set, its runs of consecutive positions."""
-    if objective == "pmlm":
+def _predicted(ex, n, objective, steps=False):
+    """The text positions predicted, as PMLM's steps (one span each; ``steps``) or as runs of
+    consecutive chosen positions (masked or kept)."""
+    if steps:
         pseudo = np.flatnonzero(ex.kind == roles.PSEUDO)
         return [ex.positions[pseudo[ex.step[pseudo] == s]] for s in np.unique(ex.step[pseudo])]
     if objective == "mpnet":
@@ -103,6 +103,8 @@ def test_spans_cover_whole_words_for_every_objective(tmp_path, scheme, objective
     docs = _corpus(tmp_path, scheme)
     pack = _task(tmp_path, objective=objective, mask_whole_words=True).packer()
     pack_tokens = _task(tmp_path, objective=objective).packer()
+    # PMLM's kept tokens join no step (masking/pmlm.py): without them every step is a whole span
+    pack_steps = _task(tmp_path, mask_whole_words=True, leave_unmasked_prob=0.0).packer()
     inside_without = 0
     for i, (ids, starts) in enumerate(docs):
         n = len(ids)
@@ -112,7 +114,9 @@ def test_spans_cover_whole_words_for_every_objective(tmp_path, scheme, objective
             assert starts[group.min()] and (group.max() + 1 == n or starts[group.max() + 1]), (objective, group)
             words = np.unique(word_of[group])
             assert np.isin(np.flatnonzero(np.isin(word_of, words)), group).all()
-            if objective == "pmlm":
+        if objective == "pmlm":
+            for group in _predicted(pack_steps(ids, np.random.default_rng([3, i])), n, objective, steps=True):
+                assert starts[group.min()] and (group.max() + 1 == n or starts[group.max() + 1]), group
                 assert np.array_equal(group, np.arange(group.min(), group.max() + 1))  # one contiguous span
         for group in _predicted(pack_tokens(ids, np.random.default_rng([3, i])), n, objective):
             inside_without += int(not starts[group.min()])

@@ -5,8 +5,10 @@
 - mlm / mpnet / maelm: cross-entropy on the predicted tokens ([MASK] positions; MPNet's query
   stream; MAE-LM's decoder at the removed positions).
 
-Every loss is logged in bits per masked text token, so ``ae_loss`` of pmlm and ``loss`` of the
-other objectives are on the same scale (pmlm's ``loss`` adds two predictions per token).
+Every loss is logged in bits per predicted text token (masked or kept), so ``ae_loss`` of pmlm
+and ``loss`` of the other objectives are on the same scale (pmlm's ``loss`` adds the PAR term).
+``par_loss`` is per PAR prediction: the masked tokens, without the kept ones, which only the AE
+term predicts (``masking/pmlm.py``).
 
 Validation also logs ``ctx_gap``: ``loss`` with every unmasked text token replaced by a random
 ordinary token, minus ``loss`` (``masking/context.py``), on ``loss``'s scale. It stays near 0
@@ -26,7 +28,7 @@ from ..masking.attention import mpnet_attention_mask, role_attention_mask
 from ..masking.context import pretraining_context, with_random_context
 
 ATTENTION_MASKS = {"pmlm": role_attention_mask, "mlm": role_attention_mask, "mpnet": mpnet_attention_mask}
-LOSS_TERMS = ("loss", "ae_loss", "par_loss")
+LOSS_TERMS = ("loss", "ae_loss")
 
 
 @dataclass
@@ -83,7 +85,8 @@ class PMLMCriterion(FairseqCriterion):
             return nll.sum(), {}
         is_par = role == roles.PSEUDO
         ae_loss, par_loss = nll[~is_par].sum(), nll[is_par].sum()
-        return self.ae_weight * ae_loss + self.par_weight * par_loss, {"ae_loss": ae_loss.data, "par_loss": par_loss.data}
+        terms = {"ae_loss": ae_loss.data, "par_loss": par_loss.data, "par_size": int(is_par.sum())}
+        return self.ae_weight * ae_loss + self.par_weight * par_loss, terms
 
     def _random_context_loss(self, model, sample):
         """``loss`` on the same sample with random unmasked text tokens (seeded by the example ids)."""
@@ -103,6 +106,11 @@ class PMLMCriterion(FairseqCriterion):
             if any(key in log for log in logging_outputs):
                 total = sum(log.get(key, 0) for log in logging_outputs)
                 metrics.log_scalar(key, total / denom, sample_size, round=3)
+        if any("par_size" in log for log in logging_outputs):
+            # PAR predicts the masked tokens, not the kept ones (masking/pmlm.py): its own count
+            par_size = sum(log.get("par_size", 0) for log in logging_outputs)
+            par_total = sum(log.get("par_loss", 0) for log in logging_outputs)
+            metrics.log_scalar("par_loss", par_total / (max(par_size, 1) * math.log(2)), par_size, round=3)
         if any("ctx_loss" in log for log in logging_outputs):
             gap = sum(log["ctx_loss"] - log["loss"] for log in logging_outputs if "ctx_loss" in log)
             size = sum(log.get("sample_size", 0) for log in logging_outputs if "ctx_loss" in log)

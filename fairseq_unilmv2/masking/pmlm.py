@@ -11,17 +11,19 @@ The corrupted text keeps its length; for every factorization step we append that
 
 What the [M] slots may hold (the PAR term must not see its answers): every [P] attends to every
 [M] slot (context and [M] form one block, ``attention.py``), so a [P] of step k sees the [M]
-slots of its own step and of every later one. A token left unchanged there ("kept", BERT's 10%)
-is the true token at the very position that [P] predicts (in the layout above, x2 kept gives
-``x1 x2 x3 [M] [M] x6`` and the [P] at position 2 reads x2). The paper's PAR term,
+slots of its own step and of every later one. The paper's PAR term,
 -log p(x_{M_k} | x_{\\M}, x_{M_<k}), conditions on every masked token hidden, so:
 
-* kept tokens: the task's default for pmlm is ``--leave-unmasked-prob 0``; asking for more is
-  allowed (the AE term is BERT's) but the task warns that PAR then sees some answers;
-* random tokens (default 10%) stay: they hide the answer. A uniform draw equals the original
-  with probability 1/V, a kept token by chance, so PMLM draws from the other V-1 ordinary tokens
-  (``corrupt(random_differs=True)``): no [M] slot then holds its answer unless kept tokens are
-  asked for. (What that tells the model, "not this token", is log2(V/(V-1)) bits, 5e-5 at
+* kept tokens (BERT's 10%, ``--leave-unmasked-prob``) are chosen for prediction but are not
+  masked: they stay in their slot, the autoencoding loss predicts them there as BERT does, and
+  they join no factorization step (no [P], no appended original). They are part of x_{\\M},
+  visible to every token, so no [P] reads an answer. They matter at small scale: without them a
+  tiny model predicts masked tokens from unigram frequency alone for hundreds of updates
+  (docs/pretraining.md, measured);
+* random tokens (default 10%) stay masked: they hide the answer. A uniform draw equals the
+  original with probability 1/V, a kept token by chance, so PMLM draws from the other V-1
+  ordinary tokens (``corrupt(random_differs=True)``): no [M] slot of a masked token holds its
+  answer. (What that tells the model, "not this token", is log2(V/(V-1)) bits, 5e-5 at
   V = 30k.)
 """
 from typing import Optional
@@ -46,18 +48,22 @@ def build_pmlm_example(
 ) -> PackedExample:
     """Sample spans and an order for ``tokens`` (1-D ids), corrupt them and pack the input.
 
-    ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``). With
-    ``leave_unmasked_prob > 0`` the PAR predictions of a kept token's step and of every earlier
-    step can read it (module docstring); the task defaults it to 0 for pmlm. ``word_start``
-    (bool per token) makes the spans whole words (``spans.sample_masked_positions``).
+    ``maskable`` marks the tokens that may be masked (not ``<s>``/``</s>``). A ``leave_unmasked_prob``
+    fraction of the chosen tokens is kept: predicted in place by the autoencoding loss only, in
+    no factorization step (module docstring). ``word_start`` (bool per token) makes the spans
+    whole words (``spans.sample_masked_positions``).
     """
-    masked_pos, step_of = sample_masked_positions(maskable, spans, rng, word_start)
+    chosen, step_of = sample_masked_positions(maskable, spans, rng, word_start)
     context = tokens.copy()
-    context[masked_pos] = corrupt(
-        tokens[masked_pos], vocab.mask_idx, vocab.random_low, vocab.random_high,
+    context[chosen] = corrupt(
+        tokens[chosen], vocab.mask_idx, vocab.random_low, vocab.random_high,
         random_token_prob, leave_unmasked_prob, rng, random_differs=True,
     )
-    return pack_pmlm(tokens, context, masked_pos, step_of, vocab.pseudo_idx, vocab.pad_idx)
+    # random_differs: a random slot never equals its original, so equality means kept
+    kept = context[chosen] == tokens[chosen]
+    packed = pack_pmlm(tokens, context, chosen[~kept], step_of[~kept], vocab.pseudo_idx, vocab.pad_idx)
+    packed.target[chosen[kept]] = tokens[chosen[kept]]  # autoencoding on kept tokens, as BERT
+    return packed
 
 
 def pack_pmlm(
@@ -71,7 +77,8 @@ def pack_pmlm(
     """Pack original ``tokens`` and their corrupted copy ``context``.
 
     ``masked_pos`` lists the masked positions grouped by factorization step in order, left to
-    right within a step; ``step_of`` gives each one's step (0, 0, 1, ...).
+    right within a step; ``step_of`` gives each one's step, non-decreasing (0, 0, 1, ...; a
+    step number may be missing where every token of a span was kept).
     """
     n, total = len(tokens), len(masked_pos)
     # Per step: its [P]s, then its originals, each in text order.

@@ -40,11 +40,11 @@ OBJECTIVE_CHOICES = ChoiceEnum(["pmlm", "mlm", "mpnet", "maelm"])
 # PMLM: n-gram spans 40% of the time (our reading of the paper, §3.3; unverified); BERT/RoBERTa, MPNet's token mode and MAE-LM
 # mask single tokens. MAE-LM removes every chosen token (no random or kept ones).
 NGRAM_PROB = {"pmlm": 0.4, "mlm": 0.0, "mpnet": 0.0, "maelm": 0.0}
-# (random_token_prob, leave_unmasked_prob) of the [M] positions. PMLM keeps no token: every [P]
-# attends to every [M] slot, so a kept token is the answer of its own step's [P] (and visible to
-# earlier steps' [P]s), while the paper's PAR term conditions on all masked tokens hidden
-# (masking/pmlm.py). MLM and MPNet keep BERT's / the official code's 80/10/10.
-CORRUPTION = {"pmlm": (0.1, 0.0), "mlm": (0.1, 0.1), "mpnet": (0.1, 0.1), "maelm": (0.0, 0.0)}
+# (random_token_prob, leave_unmasked_prob) of the chosen tokens: BERT's / the official MPNet code's
+# 80/10/10. PMLM's kept tokens are predicted in place by the AE loss and join no PAR step, so no
+# [P] reads an answer (masking/pmlm.py); without them a tiny PMLM stays context-free for hundreds
+# of updates (docs/pretraining.md).
+CORRUPTION = {"pmlm": (0.1, 0.1), "mlm": (0.1, 0.1), "mpnet": (0.1, 0.1), "maelm": (0.0, 0.0)}
 BUILDERS = {"pmlm": build_pmlm_example, "mlm": build_mlm_example, "mpnet": build_mpnet_example}
 
 
@@ -91,8 +91,8 @@ class PMLMTaskConfig(FairseqDataclass):
     )
     leave_unmasked_prob: Optional[float] = field(
         default=None,
-        metadata={"help": "fraction of [M] positions left as the original token (default 0.1; pmlm: 0, "
-                  "since every [P] sees every [M] slot and would read its answer there; maelm: 0)"},
+        metadata={"help": "fraction of the chosen tokens left as the original token and predicted in place "
+                  "(default 0.1; pmlm: predicted by the AE loss only, in no PAR step; maelm: 0)"},
     )
     shorten_method: ChoiceEnum(["none", "truncate", "random_crop"]) = field(
         default="none", metadata={"help": "shorten sequences longer than --tokens-per-sample"}
@@ -219,14 +219,6 @@ class PMLMTask(UniLMTask):
             raise ValueError(
                 f"--random-token-prob {probs[0]} and --leave-unmasked-prob {probs[1]} must each lie in "
                 f"[0, 1] and sum to at most 1"
-            )
-        if self.cfg.objective == "pmlm" and probs[1] > 0:
-            logger.warning(
-                "--leave-unmasked-prob %s with --objective pmlm: that fraction of [M] slots keeps its true "
-                "token, and every [P] attends to every [M] slot, so the PAR loss then sees some answers "
-                "(the [P]s of a kept token's step and of every earlier step read it). The pmlm default "
-                "is 0; drop the option unless this leak is what you want to measure.",
-                probs[1],
             )
         return probs
 

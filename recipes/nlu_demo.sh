@@ -16,6 +16,7 @@
 #   a directory     a pre-trained checkpoint: model.pt (or $CHECKPOINT), dict.txt, and spm.model or
 #                   vocab.txt (+ CASED=1 for a cased one); train_flags.txt (unilmv2-convert-hf writes
 #                   it) or ARCH gives its --arch and sizes
+#   scratch:DIR     the control of a directory: its vocabulary, --arch and sizes, from random weights
 # Settings (environment): UPDATES (150), BATCH (16), LR (1e-4, peak of a polynomial decay after 6%
 # warm-up, as MPNet's README.glue.md), SEED (1). Prints one JSON line per start and last a summary
 # table; everything else goes to WORKDIR/*.log.
@@ -38,7 +39,9 @@ run "$W/data.log" "${GLUE[@]}" aclsum "$W/aclsum"
 [ -f "$W/aclsum/train.txt" ] || tail -n +2 "$W/aclsum/train.tsv" | cut -f1 > "$W/aclsum/train.txt"
 
 for START in "${STARTS[@]}"; do
-  name=$(basename "$START"); D="$W/$name"; mkdir -p "$D"; INIT=(); FLAGS=(--arch unilmv2_tiny)
+  name=$(basename "$START"); INIT=(); FLAGS=(--arch unilmv2_tiny); SCRATCH=0
+  case $START in scratch:*) START=${START#scratch:}; name=$(basename "$START")-scratch; SCRATCH=1 ;; esac
+  D="$W/$name"; mkdir -p "$D"
   case $START in
     minilm|minilm-scratch)
       if [ ! -f "$W/minilm/model.pt" ]; then
@@ -58,13 +61,13 @@ print(os.path.join(spec.submodule_search_locations[0], "model"))')
     *)
       [ -d "$START" ] || { echo "nlu_demo.sh: START $START is not minilm, minilm-scratch, random or a directory" >&2; exit 2; }
       CK=$START/${CHECKPOINT:-model.pt}; DICT=$START/dict.txt
-      for f in "$CK" "$DICT"; do [ -f "$f" ] || { echo "nlu_demo.sh: $f not found" >&2; exit 2; }; done
+      for f in "$DICT" $([ "$SCRATCH" = 1 ] || echo "$CK"); do [ -f "$f" ] || { echo "nlu_demo.sh: $f not found" >&2; exit 2; }; done
       if [ -f "$START/spm.model" ]; then TOK=(--spm-model "$START/spm.model")
       elif [ -f "$START/vocab.txt" ]; then TOK=(--wordpiece-vocab "$START/vocab.txt"); [ -n "${CASED:-}" ] && TOK+=(--cased)
       else echo "nlu_demo.sh: $START has neither spm.model nor vocab.txt" >&2; exit 2; fi
       if [ -f "$START/train_flags.txt" ]; then read -r -a FLAGS < "$START/train_flags.txt"
       else FLAGS=(--arch "${ARCH:-unilmv2_base}"); fi
-      INIT=(--finetune-from-model "$CK") ;;
+      [ "$SCRATCH" = 1 ] || INIT=(--finetune-from-model "$CK") ;;
   esac
   log "$name: prepare, fine-tune $UPDATES updates (batch $BATCH, lr $LR), predict the test split"
   run "$D/prepare.log" "${GLUE[@]}" prepare --task ACLSUM-ASPECT --task-dir "$W/aclsum" "${TOK[@]}" \
@@ -81,6 +84,7 @@ print(os.path.join(spec.submodule_search_locations[0], "model"))')
       --best-checkpoint-metric accuracy --maximize-best-checkpoint-metric \
       --log-format simple --log-interval 50 --num-workers 0 --cpu
   train_s=$(( $(date +%s) - start_s ))
+  log "$name: fine-tuned in $train_s s; predicting the dev and test splits"
   run "$D/predict.log" "${GLUE[@]}" predict --checkpoint "$D/ck/checkpoint_best.pt" --data "$D/bin" \
       --split valid --split test --output-dir "$D/predictions" --cpu
   python - "$name" "$D/predictions/scores.json" "$train_s" <<'EOF' | tee "$D/result.json"
@@ -93,4 +97,6 @@ print(json.dumps({"start": name, "dev_acc": round(100 * s["valid"]["acc"], 1), "
 EOF
 done
 log "test accuracy (%), best dev checkpoint; majority class = the training split's most frequent label"
-for START in "${STARTS[@]}"; do cat "$W/$(basename "$START")/result.json"; done
+for START in "${STARTS[@]}"; do
+  case $START in scratch:*) cat "$W/$(basename "${START#scratch:}")-scratch/result.json" ;; *) cat "$W/$(basename "$START")/result.json" ;; esac
+done

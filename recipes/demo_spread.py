@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Mean and spread over seeds of recipes/demo.sh's figures.
+
+    for s in 1 2 3; do SEED=$s bash recipes/demo.sh runs/demo-seed$s; done
+    python recipes/demo_spread.py runs/demo-seed1 runs/demo-seed2 runs/demo-seed3
+
+Reads each WORKDIR/summary.json (demo.sh writes it last) and prints one Markdown table: every
+measure as mean ± sample standard deviation over the runs, pre-trained beside random weights,
+and the per-seed differences (pre-trained minus random). Exits 2 naming the folder whose
+summary.json is missing or unreadable.
+"""
+import json
+import statistics
+import sys
+from pathlib import Path
+
+SEQ2SEQ = (("best valid loss (bits)", "best_valid_loss", "{:.3f}"), ("test nll, own source (bits)", "own_source_nll", "{:.3f}"),
+           ("source-ablation gap (bits)", "gap", "{:+.3f}"), ("ROUGE-1", "rouge1", "{:.2f}"),
+           ("ROUGE-2", "rouge2", "{:.2f}"), ("ROUGE-L", "rougeLsum", "{:.2f}"))
+
+
+def load(folder: str) -> dict:
+    path = Path(folder) / "summary.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"demo_spread.py: {path}: {e}; run bash recipes/demo.sh {folder} first") from None
+
+
+def spread(values, fmt) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.mean(values))} ± {statistics.stdev(values):.3f}"
+
+
+def main(folders):
+    if not folders:
+        raise SystemExit(__doc__.split("\n\n")[1])
+    runs = [load(f) for f in folders]
+    seeds = ", ".join(str(r["seed"]) for r in runs)
+    print(f"{len(runs)} runs (seeds {seeds}); mean ± sd over the runs")
+    print("| measure | from PMLM pre-training | from random weights | pre-trained minus random, per seed |")
+    print("| --- | --- | --- | --- |")
+    for label, key, fmt in (("pre-training valid ctx_gap (bits)", "pretrain_ctx_gap", "{:.3f}"),
+                            ("pre-training valid AE loss (bits)", "pretrain_ae_loss", "{:.3f}"),
+                            ("pre-training valid PAR loss (bits)", "pretrain_par_loss", "{:.3f}")):
+        print(f"| {label} | {spread([r.get(key) for r in runs], fmt)} | - | - |")
+    for label, key, fmt in SEQ2SEQ:
+        pre = [r.get("seq2seq_pretrained", {}).get(key) for r in runs]
+        rnd = [r.get("seq2seq_random", {}).get(key) for r in runs]
+        diff = [fmt.format(p - q) if p is not None and q is not None else "-" for p, q in zip(pre, rnd)]
+        print(f"| seq2seq {label} | {spread(pre, fmt)} | {spread(rnd, fmt)} | {' / '.join(diff)} |")
+    for key in sorted({k for r in runs for k in r if k.startswith("nlu_lr")}):
+        pre = [r.get(key, {}).get("pretrained") for r in runs]
+        rnd = [r.get(key, {}).get("random") for r in runs]
+        diff = [f"{p - q:+.1f}" if p is not None and q is not None else "-" for p, q in zip(pre, rnd)]
+        major = runs[0].get(key, {}).get("majority")
+        print(f"| NLU test accuracy %, lr {key[len('nlu_lr'):]} (majority {major}) | {spread(pre, '{:.1f}')} "
+              f"| {spread(rnd, '{:.1f}')} | {' / '.join(diff)} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -93,6 +93,24 @@ def test_pmlm_losses_by_hand(tmp_path):
     assert logged["loss"] == pytest.approx(19 / 4)
 
 
+def test_kept_tokens_are_ae_only_and_par_loss_is_per_par_prediction(tmp_path):
+    """<s> 5 6 7 </s>, 5 masked (step 0), 7 kept: AE predicts 5 at its [M] and 7 in its own slot,
+    PAR predicts 5 alone; par_loss is per PAR prediction, ae_loss and loss per chosen token."""
+    ex = pack_pmlm(np.array([0, 5, 6, 7, 2]), np.array([0, M, 6, 7, 2]), np.array([1]), np.array([0]), P, PAD)
+    ex.target[3] = 7  # what build_pmlm_example adds for a kept token
+    assert ex.tokens.tolist() == [0, M, 6, 7, 2, P, 5]  # no [P] and no appended original for 7
+    sample, prob = _sample([ex], [{1: 1 / 2, 3: 1 / 8, 5: 1 / 4}])
+    task = make_task(tmp_path)
+    model = KnownProbabilities(sample["target"], prob, len(task.dictionary))
+    loss, sample_size, log = PMLMCriterion(task)(model, sample)
+    assert sample_size == 2  # two chosen tokens, the AE term's predictions
+    assert loss.item() == pytest.approx((1 + 3 + 2) * math.log(2))
+    logged = _logged(log)
+    assert logged["ae_loss"] == pytest.approx(4 / 2)
+    assert logged["par_loss"] == pytest.approx(2 / 1)  # one PAR prediction, not two
+    assert logged["loss"] == pytest.approx(6 / 2)
+
+
 def test_pmlm_weights_scale_the_loss_not_the_logged_terms(tmp_path):
     task = make_task(tmp_path)
     sample, prob = _pmlm_batch()

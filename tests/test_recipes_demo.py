@@ -115,3 +115,27 @@ def test_compare_objectives_summary_reports_spread_and_ranking(tmp_path):
     assert "ranked on aclsum best valid loss: PMLM (UniLMv2) > no pre-training (every neighbour gap" in out
     assert "ranked on ROUGE-1: no pre-training > PMLM (UniLMv2) (the spread over seeds exceeds" in out
     assert (tmp_path / "results.md").read_text() == out and (tmp_path / "loss_curves.png").exists()
+
+
+def test_demo_spread_gives_mean_sd_and_per_seed_differences(tmp_path):
+    spread = REPO / "recipes" / "demo_spread.py"
+    folders = []
+    for seed, (pre, rnd, acc) in enumerate([(9.40, 9.44, 62.0), (9.42, 9.43, 58.0), (9.38, 9.46, 60.0)], start=1):
+        d = tmp_path / f"seed{seed}"
+        d.mkdir()
+        s2s = {"own_source_nll": 9.0, "other_source_nll": 9.01, "gap": 0.01, "rouge1": 5.0, "rouge2": 0.1,
+               "rougeLsum": 4.0, "n": 100}
+        (d / "summary.json").write_text(json.dumps({
+            "seed": seed, "pretrain_ctx_gap": 0.4, "pretrain_ae_loss": 8.2, "pretrain_par_loss": 8.8,
+            "seq2seq_pretrained": {**s2s, "best_valid_loss": pre}, "seq2seq_random": {**s2s, "best_valid_loss": rnd},
+            "nlu_lr3e-4": {"pretrained": acc, "random": 50.0, "majority": 41.3}}))
+        folders.append(str(d))
+    out = subprocess.run([sys.executable, str(spread), *folders], capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    valid = next(line for line in out.stdout.splitlines() if "best valid loss" in line)
+    assert "9.400 ± 0.020" in valid and "9.443 ± 0.015" in valid and "-0.040 / -0.010 / -0.080" in valid
+    nlu = next(line for line in out.stdout.splitlines() if "lr 3e-4" in line)
+    assert "60.0 ± 2.000" in nlu and "+12.0 / +8.0 / +10.0" in nlu and "majority 41.3" in nlu
+    missing = subprocess.run([sys.executable, str(spread), folders[0], str(tmp_path / "nowhere")],
+                             capture_output=True, text=True, timeout=20)
+    assert missing.returncode != 0 and "nowhere/summary.json" in missing.stderr

@@ -111,7 +111,7 @@ def row(name, s):
     best, a, r = s
     return (f"| {name} | {best:.3f} | {a['own_source_nll']:.3f} / {a['other_source_nll']:.3f} ({a['gap']:+.3f}) "
             f"| {r['rouge1']:.2f} / {r['rouge2']:.2f} / {r['rougeLsum']:.2f} |")
-gap = re.findall(r"ctx_gap ([-\d.]+)", (w / "pretrain.log").read_text())
+gap = re.findall(r"\| ctx_gap ([-\d.]+)", (w / "pretrain.log").read_text())
 if gap:
     g = float(gap[-1])
     print(f"[demo] pre-training valid ctx_gap at the end: {g:.3f} bits"
@@ -126,9 +126,10 @@ if (w / "aclsum-scratch" / "rouge.json").exists():
     d_loss, d_r1 = ctl[0] - pre[0], pre[2]["rouge1"] - ctl[2]["rouge1"]
     print(f"[demo] pre-trained minus random: best valid loss {-d_loss:+.3f} bits, ROUGE-1 {d_r1:+.2f} "
           f"(one seed: SEED=2, 3 for the spread)")
+last_valid = [line for line in (w / "pretrain.log").read_text().splitlines() if "valid on 'valid' subset" in line][-1]
 summary = {"seed": int(sys.argv[2]), "pretrain_ctx_gap": float(gap[-1]) if gap else None,
-           "pretrain_ae_loss": float(re.findall(r"ae_loss ([\d.]+)", (w / "pretrain.log").read_text())[-1]),
-           "pretrain_par_loss": float(re.findall(r"par_loss ([\d.]+)", (w / "pretrain.log").read_text())[-1])}
+           "pretrain_ae_loss": float(re.search(r"ae_loss ([\d.]+)", last_valid).group(1)),
+           "pretrain_par_loss": float(re.search(r"par_loss ([\d.]+)", last_valid).group(1))}
 for name, folder in (("pretrained", "aclsum"), ("random", "aclsum-scratch")):
     if (w / folder / "rouge.json").exists():
         best, a, r = scores(w / folder)

@@ -7,7 +7,7 @@
 Reads each WORKDIR/summary.json (demo.sh writes it last) and prints one Markdown table: every
 measure as mean ± sample standard deviation over the runs, pre-trained beside random weights,
 and the per-seed differences (pre-trained minus random). Exits 2 naming the folder whose
-summary.json is missing or unreadable.
+summary.json is missing or unreadable, or with the usage when no folder is given.
 """
 import json
 import statistics
@@ -24,7 +24,12 @@ def load(folder: str) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise SystemExit(f"demo_spread.py: {path}: {e}; run bash recipes/demo.sh {folder} first") from None
+        fail(f"demo_spread.py: {path}: {e}; run bash recipes/demo.sh {folder} first")
+
+
+def fail(message: str):
+    print(message, file=sys.stderr)
+    sys.exit(2)
 
 
 def spread(values, fmt) -> str:
@@ -38,7 +43,7 @@ def spread(values, fmt) -> str:
 
 def main(folders):
     if not folders:
-        raise SystemExit(__doc__.split("\n\n")[1])
+        fail("usage:\n" + __doc__.split("\n\n")[1])
     runs = [load(f) for f in folders]
     seeds = ", ".join(str(r["seed"]) for r in runs)
     print(f"{len(runs)} runs (seeds {seeds}); mean ± sd over the runs")

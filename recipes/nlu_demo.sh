@@ -40,7 +40,10 @@ run "$W/data.log" "${GLUE[@]}" aclsum "$W/aclsum"
 
 for START in "${STARTS[@]}"; do
   name=$(basename "$START"); INIT=(); FLAGS=(--arch unilmv2_tiny); SCRATCH=0
-  case $START in scratch:*) START=${START#scratch:}; name=$(basename "$START")-scratch; SCRATCH=1 ;; esac
+  case $START in scratch:*)
+    START=${START#scratch:}; name=$(basename "$START")-scratch; SCRATCH=1
+    [ -d "$START" ] || { echo "nlu_demo.sh: scratch:DIR needs a checkpoint directory, not $START" >&2; exit 2; } ;;
+  esac
   D="$W/$name"; mkdir -p "$D"
   case $START in
     minilm|minilm-scratch)
@@ -61,7 +64,8 @@ print(os.path.join(spec.submodule_search_locations[0], "model"))')
     *)
       [ -d "$START" ] || { echo "nlu_demo.sh: START $START is not minilm, minilm-scratch, random or a directory" >&2; exit 2; }
       CK=$START/${CHECKPOINT:-model.pt}; DICT=$START/dict.txt
-      for f in "$DICT" $([ "$SCRATCH" = 1 ] || echo "$CK"); do [ -f "$f" ] || { echo "nlu_demo.sh: $f not found" >&2; exit 2; }; done
+      needed=("$DICT"); [ "$SCRATCH" = 1 ] || needed+=("$CK")  # random weights need no checkpoint
+      for f in "${needed[@]}"; do [ -f "$f" ] || { echo "nlu_demo.sh: $f not found" >&2; exit 2; }; done
       if [ -f "$START/spm.model" ]; then TOK=(--spm-model "$START/spm.model")
       elif [ -f "$START/vocab.txt" ]; then TOK=(--wordpiece-vocab "$START/vocab.txt"); [ -n "${CASED:-}" ] && TOK+=(--cased)
       else echo "nlu_demo.sh: $START has neither spm.model nor vocab.txt" >&2; exit 2; fi

@@ -33,7 +33,7 @@ LOSS_TERMS = ("loss", "ae_loss")
 
 @dataclass
 class PMLMCriterionConfig(FairseqDataclass):
-    ae_weight: float = field(default=1.0, metadata={"help": "pmlm: weight of the autoencoding loss on [M]"})
+    ae_weight: float = field(default=1.0, metadata={"help": "pmlm: weight of the autoencoding loss (on [M], random and kept slots)"})
     par_weight: float = field(
         default=1.0, metadata={"help": "pmlm: weight of the partially autoregressive loss on [P]"}
     )
@@ -72,7 +72,7 @@ class PMLMCriterion(FairseqCriterion):
         nll, role = prediction_losses(model, sample, self.padding_idx, self.objective)
         loss, terms = self._weighted(nll, role)
         logging_output = {"ntokens": sample["ntokens"], "nsentences": sample["nsentences"], **terms}
-        # Every masked token is predicted once (pmlm: once from [M] and once from [P]): per token.
+        # Per chosen token: the AE term predicts each once ([M], random or kept slot); PAR adds the masked ones.
         sample_size = int((role != roles.PSEUDO).sum())
         logging_output.update(loss=loss.data, sample_size=sample_size)
         if self.context_gap and not model.training:
@@ -106,11 +106,11 @@ class PMLMCriterion(FairseqCriterion):
             if any(key in log for log in logging_outputs):
                 total = sum(log.get(key, 0) for log in logging_outputs)
                 metrics.log_scalar(key, total / denom, sample_size, round=3)
-        if any("par_size" in log for log in logging_outputs):
+        par_size = sum(log.get("par_size", 0) for log in logging_outputs)
+        if par_size:  # none when every chosen token was kept: no PAR term to log
             # PAR predicts the masked tokens, not the kept ones (masking/pmlm.py): its own count
-            par_size = sum(log.get("par_size", 0) for log in logging_outputs)
             par_total = sum(log.get("par_loss", 0) for log in logging_outputs)
-            metrics.log_scalar("par_loss", par_total / (max(par_size, 1) * math.log(2)), par_size, round=3)
+            metrics.log_scalar("par_loss", par_total / (par_size * math.log(2)), par_size, round=3)
         if any("ctx_loss" in log for log in logging_outputs):
             gap = sum(log["ctx_loss"] - log["loss"] for log in logging_outputs if "ctx_loss" in log)
             size = sum(log.get("sample_size", 0) for log in logging_outputs if "ctx_loss" in log)

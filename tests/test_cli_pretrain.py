@@ -1,5 +1,4 @@
 """End to end through fairseq's own CLIs, as subprocesses, on real bundled text."""
-import pytest
 import torch
 
 from .helpers import PRETRAIN as TRAIN
@@ -13,7 +12,10 @@ def test_pretrain_losses_fall_and_checkpoint_reloads_and_resumes(workdir):
     first, last = logs[0], logs[-1]
     for key in ("ae_loss", "par_loss"):
         assert float(last[key]) < float(first[key]) - 1.0, (key, first, last)
-    assert float(last["loss"]) == pytest.approx(float(last["ae_loss"]) + float(last["par_loss"]), abs=0.01)
+    # loss is per chosen token; par_loss per PAR prediction, made for the ~90% of the chosen tokens
+    # that are masked (kept ones are AE-only): loss = ae_loss + f * par_loss with f about 0.9
+    ae, par, loss = (float(last[k]) for k in ("ae_loss", "par_loss", "loss"))
+    assert ae + 0.8 * par < loss < ae + 0.97 * par, last
 
     import fairseq_unilmv2  # noqa: F401
     from fairseq import checkpoint_utils

@@ -8,7 +8,7 @@
 # exceeds the differences) and WORKDIR/loss_curves.png, and prints the table.
 #
 # Usage:
-#   bash recipes/compare_objectives.sh --cpu [WORKDIR]   unilmv2_tiny on the demo's data and budget
+#   bash recipes/compare_objectives.sh --cpu [WORKDIR]   unilmv2_tiny, the demo's data and settings, 600 updates
 #   bash recipes/compare_objectives.sh --gpu [WORKDIR]   unilmv2_base settings for one GPU
 #
 # --cpu: the demo's pre-training (recipes/demo.sh: 3k SentencePiece, 128-token blocks, 24 a batch,

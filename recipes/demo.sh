@@ -5,7 +5,7 @@
 # is the pre-trained model's ROUGE JSON (F1 x 100). Every stage prints a progress line at least
 # every 30 seconds (update, loss, time left) on stderr.
 #   bash recipes/demo.sh [--start pretrain|minilm|minilm-scratch] [WORKDIR]   (default runs/demo; reruns start over)
-# --start pretrain (the default; measured 9:19 wall, 14.8 CPU-minutes, on 2 otherwise idle cores): data (Lee corpus + full text of the aclsum
+# --start pretrain (the default; measured 9:19 wall, 15.4 CPU-minutes, on 2 otherwise idle cores): data (Lee corpus + full text of the aclsum
 #     train/val papers, SentencePiece 3k) -> PMLM pre-training of a tiny model (2 layers, 128 wide)
 #     on 128-token blocks, 24 a batch (positions 128+ that fine-tuning uses keep their initial
 #     values; the shared relative position bias covers every distance up to 128) -> (a) pseudo-mask

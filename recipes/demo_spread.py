@@ -22,9 +22,12 @@ SEQ2SEQ = (("best valid loss (bits)", "best_valid_loss", "{:.3f}"), ("test nll, 
 def load(folder: str) -> dict:
     path = Path(folder) / "summary.json"
     try:
-        return json.loads(path.read_text())
+        summary = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         fail(f"demo_spread.py: {path}: {e}; run bash recipes/demo.sh {folder} first")
+    if not isinstance(summary, dict) or not isinstance(summary.get("seed"), int):
+        fail(f"demo_spread.py: {path} is not a summary that recipes/demo.sh wrote (no integer 'seed')")
+    return summary
 
 
 def fail(message: str):
@@ -33,18 +36,26 @@ def fail(message: str):
 
 
 def spread(values, fmt) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
+    """mean ± sd of the values present, in the measure's own format; (n=K) where some runs lack it."""
+    present = [v for v in values if v is not None]
+    if not present:
         return "-"
-    if len(values) == 1:
-        return fmt.format(values[0])
-    return f"{fmt.format(statistics.mean(values))} ± {statistics.stdev(values):.3f}"
+    sd_fmt = fmt.replace("+", "")
+    text = fmt.format(present[0]) if len(present) == 1 else (
+        f"{fmt.format(statistics.mean(present))} ± {sd_fmt.format(statistics.stdev(present))}")
+    return text if len(present) == len(values) else f"{text} (n={len(present)})"
 
 
 def main(folders):
     if not folders:
         fail("usage:\n" + __doc__.split("\n\n")[1])
+    if {"-h", "--help"} & set(folders):
+        print(__doc__)
+        return
     runs = [load(f) for f in folders]
+    seen = [r["seed"] for r in runs]
+    if len(set(seen)) < len(seen):
+        fail(f"demo_spread.py: the same seed twice ({', '.join(map(str, seen))}): the spread needs different seeds")
     seeds = ", ".join(str(r["seed"]) for r in runs)
     print(f"{len(runs)} runs (seeds {seeds}); mean ± sd over the runs")
     print("| measure | from PMLM pre-training | from random weights | pre-trained minus random, per seed |")

@@ -25,11 +25,20 @@
 # (minilm-scratch), 41.3 (random), majority class 41.3 (approach).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; -*)
+  echo "nlu_demo.sh: unknown option $1; usage: bash recipes/nlu_demo.sh [WORKDIR] [START ...]" >&2; exit 2 ;; esac
 W=${1:-runs/nlu_demo}; [ $# -gt 0 ] && shift
 STARTS=("$@"); [ ${#STARTS[@]} -gt 0 ] || STARTS=(minilm minilm-scratch random)
+for START in "${STARTS[@]}"; do  # every start checked before anything runs
+  case $START in
+    minilm|minilm-scratch|random) ;;
+    scratch:*) [ -d "${START#scratch:}" ] || { echo "nlu_demo.sh: scratch:DIR needs a checkpoint directory, not ${START#scratch:}" >&2; exit 2; } ;;
+    *) [ -d "$START" ] || { echo "nlu_demo.sh: START $START is not minilm, minilm-scratch, random, scratch:DIR or a directory" >&2; exit 2; } ;;
+  esac
+done
 UPDATES=${UPDATES:-150} BATCH=${BATCH:-16} LR=${LR:-1e-4} SEED=${SEED:-1}
 WARMUP=$(( UPDATES * 6 / 100 ))
-mkdir -p "$W"; W=$(cd "$W" && pwd)
+mkdir -p -- "$W"; W=$(cd -- "$W" && pwd)
 log() { echo "[nlu_demo $(date +%H:%M:%S)] $*" >&2; }
 run() { local logf=$1; shift; "$@" > "$logf" 2>&1 || { tail -30 "$logf" >&2; log "failed: $* (log: $logf)"; exit 1; }; }
 GLUE=(python -m fairseq_unilmv2.glue)
@@ -79,14 +88,17 @@ print(os.path.join(spec.submodule_search_locations[0], "model"))')
   read -r -a TASK_FLAGS <<< "$("${GLUE[@]}" train-args "$D/bin" 2>/dev/null)"
   rm -rf "$D/ck"
   start_s=$(date +%s)
-  run "$D/train.log" fairseq-train "$D/bin" --user-dir "$REPO/fairseq_unilmv2" --task sentence_prediction \
+  # fairseq's lines go to train.log; demo_progress.py prints one line per log interval (or a heartbeat)
+  fairseq-train "$D/bin" --user-dir "$REPO/fairseq_unilmv2" --task sentence_prediction \
       --criterion sentence_prediction "${FLAGS[@]}" "${TASK_FLAGS[@]}" "${INIT[@]}" --shorten-method truncate \
       --optimizer adam --adam-betas '(0.9,0.98)' --adam-eps 1e-6 --weight-decay 0.1 --clip-norm 0.0 \
       --lr "$LR" --lr-scheduler polynomial_decay --warmup-updates "$WARMUP" --total-num-update "$UPDATES" \
       --max-update "$UPDATES" --batch-size "$BATCH" --required-batch-size-multiple 1 --seed "$SEED" \
       --save-dir "$D/ck" --no-epoch-checkpoints --no-last-checkpoints --no-save-optimizer-state \
       --best-checkpoint-metric accuracy --maximize-best-checkpoint-metric \
-      --log-format simple --log-interval 50 --num-workers 0 --cpu
+      --log-format simple --log-interval 25 --num-workers 0 --cpu 2>&1 \
+      | python "$REPO/recipes/demo_progress.py" train "nlu $name" "$UPDATES" --log "$D/train.log" \
+      || { tail -30 "$D/train.log" >&2; log "failed: fairseq-train of $name (log: $D/train.log)"; exit 1; }
   train_s=$(( $(date +%s) - start_s ))
   log "$name: fine-tuned in $train_s s; predicting the dev and test splits"
   run "$D/predict.log" "${GLUE[@]}" predict --checkpoint "$D/ck/checkpoint_best.pt" --data "$D/bin" \

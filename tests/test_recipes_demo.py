@@ -135,7 +135,14 @@ def test_demo_spread_gives_mean_sd_and_per_seed_differences(tmp_path):
     valid = next(line for line in out.stdout.splitlines() if "best valid loss" in line)
     assert "9.400 ± 0.020" in valid and "9.443 ± 0.015" in valid and "-0.040 / -0.010 / -0.080" in valid
     nlu = next(line for line in out.stdout.splitlines() if "lr 3e-4" in line)
-    assert "60.0 ± 2.000" in nlu and "+12.0 / +8.0 / +10.0" in nlu and "majority 41.3" in nlu
+    assert "60.0 ± 2.0 |" in nlu and "+12.0 / +8.0 / +10.0" in nlu and "majority 41.3" in nlu
     missing = subprocess.run([sys.executable, str(spread), folders[0], str(tmp_path / "nowhere")],
                              capture_output=True, text=True, timeout=20)
-    assert missing.returncode != 0 and "nowhere/summary.json" in missing.stderr
+    assert missing.returncode == 2 and "nowhere/summary.json" in missing.stderr
+    twice = subprocess.run([sys.executable, str(spread), folders[0], folders[0]], capture_output=True, text=True,
+                           timeout=20)
+    assert twice.returncode == 2 and "same seed twice" in twice.stderr
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "summary.json").write_text("{}")
+    bad = subprocess.run([sys.executable, str(spread), str(tmp_path / "bad")], capture_output=True, text=True, timeout=20)
+    assert bad.returncode == 2 and "not a summary" in bad.stderr

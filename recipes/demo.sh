@@ -33,7 +33,11 @@ W=${1:-runs/demo}
 USER_DIR=$PWD/fairseq_unilmv2
 PT_UPDATES=${PT_UPDATES:-1500} FT_UPDATES=${FT_UPDATES:-105} FT_LR=${FT_LR:-1e-3} SEED=${SEED:-1}
 CONTROL=${CONTROL:-1} NLU=${NLU:-1} NLU_LRS=${NLU_LRS:-3e-4 1e-3}
-rm -rf "$W" && mkdir -p "$W"
+# reruns start over, but never in a folder this recipe did not make (a typo such as "." or "$HOME")
+if [ -n "$(ls -A "$W" 2> /dev/null)" ] && [ ! -e "$W/.unilmv2-demo" ]; then
+  echo "demo.sh: $W exists, is not empty and was not made by demo.sh; give a new or empty folder" >&2; exit 2
+fi
+rm -rf "$W" && mkdir -p "$W" && touch "$W/.unilmv2-demo"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} PYTHONWARNINGS=ignore
 T0=$(date +%s)
 log() { echo "[demo $(date +%H:%M:%S)] $* ($(( $(date +%s) - T0 )) s since the start)" >&2; }

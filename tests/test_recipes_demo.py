@@ -146,3 +146,12 @@ def test_demo_spread_gives_mean_sd_and_per_seed_differences(tmp_path):
     (tmp_path / "bad" / "summary.json").write_text("{}")
     bad = subprocess.run([sys.executable, str(spread), str(tmp_path / "bad")], capture_output=True, text=True, timeout=20)
     assert bad.returncode == 2 and "not a summary" in bad.stderr
+
+
+def test_recipes_never_wipe_a_folder_they_did_not_make(tmp_path):
+    (tmp_path / "mine.txt").write_text("precious")
+    for recipe, args in (("demo.sh", []), ("compare_objectives.sh", ["--cpu"])):
+        proc = subprocess.run(["bash", str(REPO / "recipes" / recipe), *args, str(tmp_path)], capture_output=True,
+                              text=True, timeout=20)
+        assert proc.returncode == 2 and "was not made by" in proc.stderr, (recipe, proc.stderr)
+        assert (tmp_path / "mine.txt").read_text() == "precious"

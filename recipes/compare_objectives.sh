@@ -27,7 +27,8 @@
 #   NLU=0 skips NLU.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-usage() { awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0" >&2; exit 2; }
+source recipes/common.sh
+usage() { print_header "$0" >&2; exit 2; }
 case ${1:-} in --cpu|--gpu) MODE=${1#--} ;; *) usage ;; esac
 W=${2:-runs/compare}
 OBJECTIVES=${OBJECTIVES:-pmlm mlm mpnet maelm} SEEDS=${SEEDS:-1 2 3} NLU=${NLU:-1}
@@ -49,11 +50,7 @@ else
   PT=(--tokens-per-sample 512 --max-tokens 16384 --update-freq 16 --lr 6e-4 --warmup-updates 10000 --fp16
       --validate-interval-updates 5000 --save-interval-updates 5000 --log-interval 100)
 fi
-# reruns start over, but never in a folder this recipe did not make (a typo such as "." or "$HOME")
-if [ -n "$(ls -A "$W" 2> /dev/null)" ] && [ ! -e "$W/.unilmv2-compare" ]; then
-  echo "compare_objectives.sh: $W exists, is not empty and was not made by compare_objectives.sh; give a new or empty folder" >&2; exit 2
-fi
-rm -rf "$W" && mkdir -p "$W" && touch "$W/.unilmv2-compare"
+fresh_workdir "$W" compare_objectives.sh
 log "$MODE: objectives $OBJECTIVES, seeds $SEEDS, $ARCH, $PT_UPDATES pre-training updates each"
 if [ "$MODE" = cpu ]; then
   bash recipes/prepare_demo_data.sh "$W/data"; PRETRAIN_BIN=$W/data/bin-pretrain

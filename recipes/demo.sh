@@ -23,21 +23,18 @@
 # --start minilm-scratch: the same model size, data and decoding from random weights (the control).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source recipes/common.sh
 START=pretrain
 if [ "${1:-}" = --start ]; then START=${2:?--start needs pretrain, minilm or minilm-scratch}; shift 2; fi
 case $START in pretrain|minilm|minilm-scratch) ;; *)
   echo "demo.sh: --start must be pretrain, minilm or minilm-scratch, not $START" >&2; exit 2 ;; esac
-case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; -*)
+case ${1:-} in -h|--help) print_header "$0"; exit 0 ;; -*)
   echo "demo.sh: unknown option ${1}; usage: bash recipes/demo.sh [--start pretrain|minilm|minilm-scratch] [WORKDIR]" >&2; exit 2 ;; esac
 W=${1:-runs/demo}
 USER_DIR=$PWD/fairseq_unilmv2
 PT_UPDATES=${PT_UPDATES:-1500} FT_UPDATES=${FT_UPDATES:-105} FT_LR=${FT_LR:-1e-3} SEED=${SEED:-1}
 CONTROL=${CONTROL:-1} NLU=${NLU:-1} NLU_LRS=${NLU_LRS:-3e-4 1e-3}
-# reruns start over, but never in a folder this recipe did not make (a typo such as "." or "$HOME")
-if [ -n "$(ls -A "$W" 2> /dev/null)" ] && [ ! -e "$W/.unilmv2-demo" ]; then
-  echo "demo.sh: $W exists, is not empty and was not made by demo.sh; give a new or empty folder" >&2; exit 2
-fi
-rm -rf "$W" && mkdir -p "$W" && touch "$W/.unilmv2-demo"
+fresh_workdir "$W" demo.sh
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} PYTHONWARNINGS=ignore
 T0=$(date +%s)
 log() { echo "[demo $(date +%H:%M:%S)] $* ($(( $(date +%s) - T0 )) s since the start)" >&2; }
@@ -115,9 +112,10 @@ def row(name, s):
     best, a, r = s
     return (f"| {name} | {best:.3f} | {a['own_source_nll']:.3f} / {a['other_source_nll']:.3f} ({a['gap']:+.3f}) "
             f"| {r['rouge1']:.2f} / {r['rouge2']:.2f} / {r['rougeLsum']:.2f} |")
-gap = re.findall(r"\| ctx_gap ([-\d.]+)", (w / "pretrain.log").read_text())
+last_valid = [line for line in (w / "pretrain.log").read_text().splitlines() if "valid on 'valid' subset" in line][-1]
+gap = re.search(r"\| ctx_gap ([-\d.]+)", last_valid)
 if gap:
-    g = float(gap[-1])
+    g = float(gap.group(1))
     print(f"[demo] pre-training valid ctx_gap at the end: {g:.3f} bits"
           + (" (context-free: the model predicts masked tokens from their frequency alone)" if g < 0.05 else ""))
 pre = scores(w / "aclsum")
@@ -130,8 +128,7 @@ if (w / "aclsum-scratch" / "rouge.json").exists():
     d_loss, d_r1 = ctl[0] - pre[0], pre[2]["rouge1"] - ctl[2]["rouge1"]
     print(f"[demo] pre-trained minus random: best valid loss {-d_loss:+.3f} bits, ROUGE-1 {d_r1:+.2f} "
           f"(one seed: SEED=2, 3 for the spread)")
-last_valid = [line for line in (w / "pretrain.log").read_text().splitlines() if "valid on 'valid' subset" in line][-1]
-summary = {"seed": int(sys.argv[2]), "pretrain_ctx_gap": float(gap[-1]) if gap else None,
+summary = {"seed": int(sys.argv[2]), "pretrain_ctx_gap": g if gap else None,
            "pretrain_ae_loss": float(re.search(r"ae_loss ([\d.]+)", last_valid).group(1)),
            "pretrain_par_loss": float(re.search(r"par_loss ([\d.]+)", last_valid).group(1))}
 for name, folder in (("pretrained", "aclsum"), ("random", "aclsum-scratch")):

@@ -56,8 +56,7 @@ def main(folders):
     seen = [r["seed"] for r in runs]
     if len(set(seen)) < len(seen):
         fail(f"demo_spread.py: the same seed twice ({', '.join(map(str, seen))}): the spread needs different seeds")
-    seeds = ", ".join(str(r["seed"]) for r in runs)
-    print(f"{len(runs)} runs (seeds {seeds}); mean ± sd over the runs")
+    print(f"{len(runs)} runs (seeds {', '.join(map(str, seen))}); mean ± sd over the runs")
     print("| measure | from PMLM pre-training | from random weights | pre-trained minus random, per seed |")
     print("| --- | --- | --- | --- |")
     for label, key, fmt in (("pre-training valid ctx_gap (bits)", "pretrain_ctx_gap", "{:.3f}"),

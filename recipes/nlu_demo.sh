@@ -25,17 +25,21 @@
 # (minilm-scratch), 41.3 (random), majority class 41.3 (approach).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-case ${1:-} in -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;; -*)
+source "$REPO/recipes/common.sh"
+case ${1:-} in -h|--help) print_header "$0"; exit 0 ;; -*)
   echo "nlu_demo.sh: unknown option $1; usage: bash recipes/nlu_demo.sh [WORKDIR] [START ...]" >&2; exit 2 ;; esac
 W=${1:-runs/nlu_demo}; [ $# -gt 0 ] && shift
 STARTS=("$@"); [ ${#STARTS[@]} -gt 0 ] || STARTS=(minilm minilm-scratch random)
-for START in "${STARTS[@]}"; do  # every start checked before anything runs
-  case $START in
-    minilm|minilm-scratch|random) ;;
-    scratch:*) [ -d "${START#scratch:}" ] || { echo "nlu_demo.sh: scratch:DIR needs a checkpoint directory, not ${START#scratch:}" >&2; exit 2; } ;;
-    *) [ -d "$START" ] || { echo "nlu_demo.sh: START $START is not minilm, minilm-scratch, random, scratch:DIR or a directory" >&2; exit 2; } ;;
-  esac
-done
+# every start checked before anything runs or is written, from $REPO as the runs below resolve them
+(cd "$REPO"
+  for START in "${STARTS[@]}"; do
+    case $START in
+      minilm|minilm-scratch|random) ;;
+      scratch:*) [ -d "${START#scratch:}" ] || { echo "nlu_demo.sh: scratch:DIR needs a checkpoint directory, not ${START#scratch:}" >&2; exit 2; } ;;
+      *) [ -d "$START" ] || { echo "nlu_demo.sh: START $START is not minilm, minilm-scratch, random, scratch:DIR or a directory" >&2; exit 2; } ;;
+    esac
+  done
+)
 UPDATES=${UPDATES:-150} BATCH=${BATCH:-16} LR=${LR:-1e-4} SEED=${SEED:-1}
 WARMUP=$(( UPDATES * 6 / 100 ))
 mkdir -p -- "$W"; W=$(cd -- "$W" && pwd)
@@ -49,10 +53,7 @@ run "$W/data.log" "${GLUE[@]}" aclsum "$W/aclsum"
 
 for START in "${STARTS[@]}"; do
   name=$(basename "$START"); INIT=(); FLAGS=(--arch unilmv2_tiny); SCRATCH=0
-  case $START in scratch:*)
-    START=${START#scratch:}; name=$(basename "$START")-scratch; SCRATCH=1
-    [ -d "$START" ] || { echo "nlu_demo.sh: scratch:DIR needs a checkpoint directory, not $START" >&2; exit 2; } ;;
-  esac
+  case $START in scratch:*) START=${START#scratch:}; name=$(basename "$START")-scratch; SCRATCH=1 ;; esac
   D="$W/$name"; mkdir -p "$D"
   case $START in
     minilm|minilm-scratch)
@@ -71,7 +72,6 @@ print(os.path.join(spec.submodule_search_locations[0], "model"))')
           --model-prefix "$W/spm" --vocab-size 2000
       TOK=(--spm-model "$W/spm.model"); DICT=$W/spm.dict.txt; FLAGS+=(--max-positions 128) ;;
     *)
-      [ -d "$START" ] || { echo "nlu_demo.sh: START $START is not minilm, minilm-scratch, random or a directory" >&2; exit 2; }
       CK=$START/${CHECKPOINT:-model.pt}; DICT=$START/dict.txt
       needed=("$DICT"); [ "$SCRATCH" = 1 ] || needed+=("$CK")  # random weights need no checkpoint
       for f in "${needed[@]}"; do [ -f "$f" ] || { echo "nlu_demo.sh: $f not found" >&2; exit 2; }; done
